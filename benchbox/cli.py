@@ -1,0 +1,217 @@
+"""The ``benchbox`` command line. Heavy modules are imported inside the command that needs them, so
+``benchbox --help`` and ``benchbox models`` stay instant and never import torch."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shlex
+import sys
+from pathlib import Path
+
+__all__ = ["main", "build_parser"]
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected an integer >= 0, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="benchbox",
+        description="Benchmark suite for time-continuous multimodal emotion recognition (RECOLA / AVEC 2016).",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run a suite: fit, predict, score every model; write a report")
+    run.add_argument("--suite", default="avec2016", help="built-in suite name or path to a suite .toml")
+    run.add_argument("--data-root", help="AVEC 2016-layout corpus (default: $BENCHBOX_RECOLA, else the "
+                                         "embedded synthetic corpus)")
+    run.add_argument("--models", help="comma-separated model names (default: the suite's, i.e. all installed)")
+    run.add_argument("--seeds", type=_positive_int, help="number of seeds per model (0..N-1)")
+    run.add_argument("--out", help="run folder (default: benchbox-runs/<suite>-<partition>-<fingerprint>); "
+                                   "an existing one is resumed")
+    run.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    run.add_argument("--partition", dest="test_split",
+                     help="split to score on instead of the suite's (e.g. test, where your package has labels)")
+    run.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    data = commands.add_parser("data", help="corpus tools: synth, check")
+    data_commands = data.add_subparsers(dest="data_command", required=True, metavar="DATA_COMMAND")
+    synth = data_commands.add_parser("synth", help="write a synthetic RECOLA-shaped corpus (AVEC 2016 layout)")
+    synth.add_argument("--out", required=True, help="output folder")
+    synth.add_argument("--train", type=_non_negative_int, default=9, help="train sessions (default 9)")
+    synth.add_argument("--dev", type=_non_negative_int, default=9, help="dev sessions (default 9)")
+    synth.add_argument("--test", type=_non_negative_int, default=9, help="test sessions (default 9)")
+    synth.add_argument("--seconds", type=_positive_float, default=300.0, help="seconds per session (default 300)")
+    synth.add_argument("--seed", type=int, default=0, help="generator seed (default 0)")
+    synth.add_argument("--workers", type=_positive_int, help="processes (default: up to 2)")
+    check = data_commands.add_parser("check", help="validate a corpus and print its manifest and fingerprint")
+    check.add_argument("root", help="corpus root (AVEC 2016 layout)")
+    check.add_argument("--targets", default="arousal,valence", help="label folders to check")
+    check.add_argument("--tolerance-frames", type=_non_negative_int, default=None,
+                       help="allowed label/media duration difference in 40 ms frames (default 5)")
+
+    commands.add_parser("models", help="list installed model plugins")
+    commands.add_parser("suites", help="list built-in suites")
+    report = commands.add_parser("report", help="re-render the report of a finished run folder")
+    report.add_argument("run_dir")
+    return parser
+
+
+def _cmd_run(args) -> int:
+    from benchbox.corpus.avec2016 import load_corpus
+    from benchbox.corpus.default import embedded_corpus_root, ensure_embedded_corpus, resolve_data_root
+    from benchbox.runner import RunConfig, default_run_dir, resolve_models, run_suite
+    from benchbox.suites import load_suite
+
+    suite = load_suite(args.suite)
+    models = resolve_models([m.strip() for m in args.models.split(",") if m.strip()] if args.models else None,
+                            suite)
+    root, notice = resolve_data_root(args.data_root)
+    print(notice, file=sys.stderr)
+    if root == embedded_corpus_root():
+        ensure_embedded_corpus(progress=not args.no_progress)
+    corpus = load_corpus(root, targets=suite.targets, tolerance_frames=suite.tolerance_frames)
+    out = Path(args.out) if args.out else default_run_dir(suite, corpus, args.test_split)
+    seeds = list(range(args.seeds or suite.default_seeds))
+    config = RunConfig(suite=suite, corpus=corpus, models=models, seeds=seeds, out_dir=out, device=args.device,
+                       test_split=args.test_split, progress=not args.no_progress,
+                       command=shlex.join(["benchbox", *sys.argv[1:]]))
+    print(f"Running suite {suite.name} v{suite.version}: {len(models)} model(s) x {len(seeds)} seed(s) "
+          f"on {corpus.description} -> {out}", file=sys.stderr)
+    summary = run_suite(config)
+    print(f"finished: {len(summary.done)}, resumed (already done): {len(summary.skipped)}, "
+          f"failed: {len(summary.failed)}")
+    for model, seed, error in summary.failed:
+        print(f"  FAILED {model} seed {seed}: {error}")
+    _print_leaderboard(summary.run_dir)
+    print(f"run folder: {summary.run_dir}")
+    if summary.report_path:
+        print(f"report: {summary.report_path}")
+    return 1 if summary.failed else 0
+
+
+def _print_leaderboard(run_dir: Path) -> None:
+    import pandas as pd
+
+    from benchbox.results import RunFolder
+
+    folder = RunFolder(run_dir)
+    run = folder.read_run()
+    scores = pd.read_csv(folder.scores_path, dtype={"session": str})
+    test = scores[(scores["partition"] == "test") & (scores["scope"] == "global") & (scores["metric"] == "ccc")]
+    if test.empty:
+        return
+    table = test.groupby(["model", "target"])["value"].mean().unstack("target")[run["targets"]]
+    table["mean"] = table.mean(axis=1)
+    table = table.sort_values("mean", ascending=False)
+    print(f"\nGlobal CCC on {run['test_split']} (mean over seeds):")
+    print(table.to_string(float_format=lambda v: f"{v:.3f}"))
+    print()
+
+
+def _cmd_data_synth(args) -> int:
+    from tqdm.auto import tqdm
+
+    from benchbox.corpus.synth import synthesize
+
+    total = args.train + args.dev + args.test
+    with tqdm(total=total, desc="synthesizing", unit="session") as bar:
+        out = synthesize(args.out, train=args.train, dev=args.dev, test=args.test, seconds=args.seconds,
+                         seed=args.seed, workers=args.workers, progress=lambda _sid: bar.update(1))
+    print(f"wrote synthetic RECOLA-shaped corpus ({total} sessions x {args.seconds:g} s) to {out}")
+    return 0
+
+
+def _cmd_data_check(args) -> int:
+    from benchbox.corpus.avec2016 import DEFAULT_TOLERANCE_FRAMES, scan_corpus
+    from benchbox.corpus.manifest import format_manifest
+
+    targets = tuple(t.strip() for t in args.targets.split(",") if t.strip())
+    tolerance = DEFAULT_TOLERANCE_FRAMES if args.tolerance_frames is None else args.tolerance_frames
+    scan = scan_corpus(args.root, targets=targets, tolerance_frames=tolerance)
+    print(format_manifest(scan))
+    return 1 if scan.all_problems or not scan.sessions else 0
+
+
+def _cmd_models(args) -> int:
+    from benchbox.registry import model_info, model_names
+
+    rows = [model_info(name) for name in model_names()]
+    if not rows:
+        print("No model plugins installed.")
+        return 0
+    header = ("name", "modalities", "package", "description")
+    table = [header] + [(r.name, "+".join(r.modalities) or "-", r.package, r.description) for r in rows]
+    widths = [max(len(row[i]) for row in table) for i in range(3)]
+    for row in table:
+        print("  ".join(cell.ljust(widths[i]) if i < 3 else cell for i, cell in enumerate(row)))
+    return 0
+
+
+def _cmd_suites(args) -> int:
+    from benchbox.suites import builtin_suite_names, load_suite
+
+    for name in builtin_suite_names():
+        suite = load_suite(name)
+        print(f"{suite.name}  v{suite.version}  {suite.description}")
+    return 0
+
+
+def _cmd_report(args) -> int:
+    from benchbox.runner import finish_run
+
+    path = finish_run(Path(args.run_dir))
+    print(f"report: {path}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO,
+                        format="%(levelname)s %(name)s: %(message)s")
+    from benchbox.errors import BenchboxError
+
+    handlers = {"run": _cmd_run, "models": _cmd_models, "suites": _cmd_suites, "report": _cmd_report}
+    if args.command == "data":
+        handler = _cmd_data_synth if args.data_command == "synth" else _cmd_data_check
+    else:
+        handler = handlers[args.command]
+    try:
+        return handler(args)
+    except BenchboxError as exc:
+        print(f"benchbox: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""Reading audio (soundfile) and video (PyAV) the same way for every corpus and model.
+
+Audio is returned mono float32 at the requested rate, whatever the file's rate and channel count.
+Video frames come from PyAV with the file's own rate and size.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Iterator
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+
+from benchbox.errors import MediaError
+
+__all__ = ["AudioInfo", "VideoInfo", "audio_info", "video_info", "load_audio", "iter_video_frames"]
+
+
+@dataclasses.dataclass(frozen=True)
+class AudioInfo:
+    path: Path
+    sample_rate_hz: int
+    num_samples: int
+    channels: int
+
+    @property
+    def duration_s(self) -> float:
+        return self.num_samples / self.sample_rate_hz
+
+
+@dataclasses.dataclass(frozen=True)
+class VideoInfo:
+    path: Path
+    fps: float
+    num_frames: int
+    width: int
+    height: int
+
+    @property
+    def duration_s(self) -> float:
+        return self.num_frames / self.fps if self.fps else 0.0
+
+
+def audio_info(path: str | os.PathLike) -> AudioInfo:
+    """Rate, length and channels of a WAV file; MediaError naming the file if unreadable."""
+    import soundfile
+
+    path = Path(path)
+    try:
+        info = soundfile.info(str(path))
+    except (RuntimeError, OSError, soundfile.LibsndfileError) as exc:
+        raise MediaError(f"{path}: cannot read audio ({exc}). Expected a WAV file.") from exc
+    return AudioInfo(path, int(info.samplerate), int(info.frames), int(info.channels))
+
+
+def load_audio(path: str | os.PathLike, *, sample_rate_hz: int = 16_000) -> np.ndarray:
+    """Mono float32 samples in [-1, 1] at ``sample_rate_hz`` (polyphase resampling if needed)."""
+    import soundfile
+    from scipy.signal import resample_poly
+
+    path = Path(path)
+    try:
+        samples, file_rate = soundfile.read(str(path), dtype="float32", always_2d=True)
+    except (RuntimeError, OSError, soundfile.LibsndfileError) as exc:
+        raise MediaError(f"{path}: cannot read audio ({exc}). Expected a WAV file.") from exc
+    mono = samples.mean(axis=1)
+    if file_rate != sample_rate_hz:
+        ratio = Fraction(sample_rate_hz, int(file_rate))
+        mono = resample_poly(mono, ratio.numerator, ratio.denominator).astype(np.float32)
+    return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def _open_video(path: Path):
+    import av
+
+    try:
+        container = av.open(str(path))
+    except (av.error.FFmpegError, OSError) as exc:
+        raise MediaError(f"{path}: cannot open video ({exc}). Expected an MP4 file with a video stream.") from exc
+    if not container.streams.video:
+        container.close()
+        raise MediaError(f"{path}: no video stream. Expected an MP4 file with a video stream.")
+    return container
+
+
+def video_info(path: str | os.PathLike) -> VideoInfo:
+    """Frame rate, frame count and size of a video, from the container's metadata."""
+    path = Path(path)
+    container = _open_video(path)
+    try:
+        stream = container.streams.video[0]
+        rate = stream.average_rate or stream.guessed_rate or stream.base_rate
+        fps = float(rate) if rate else 0.0
+        num_frames = int(stream.frames or 0)
+        if num_frames <= 0:
+            if stream.duration is not None and stream.time_base is not None:
+                duration_s = float(stream.duration * stream.time_base)
+            elif container.duration is not None:
+                duration_s = container.duration / 1_000_000
+            else:
+                duration_s = 0.0
+            num_frames = int(math.floor(duration_s * fps + 0.5))
+        return VideoInfo(path, fps, num_frames, int(stream.codec_context.width), int(stream.codec_context.height))
+    finally:
+        container.close()
+
+
+def iter_video_frames(path: str | os.PathLike, *, pixel_format: str = "rgb24") -> Iterator[np.ndarray]:
+    """Decoded frames in display order as ``(height, width, 3)`` uint8 arrays."""
+    import av
+
+    path = Path(path)
+    container = _open_video(path)
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        try:
+            for frame in container.decode(stream):
+                yield frame.to_ndarray(format=pixel_format)
+        except av.error.FFmpegError as exc:
+            raise MediaError(f"{path}: video is corrupt or truncated ({exc}).") from exc
+    finally:
+        container.close()

@@ -1,0 +1,68 @@
+"""Provenance of a run: package versions, git commit, machine and device, without importing torch."""
+
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+
+__all__ = ["environment_info", "device_description"]
+
+_PACKAGES = ("benchbox", "numpy", "scipy", "pandas", "scikit-learn", "xgboost", "opensmile", "torch",
+             "torchvision", "torchaudio", "av", "soundfile", "opencv-python-headless")
+
+
+def _git_commit(folder: Path) -> str | None:
+    try:
+        out = subprocess.run(["git", "-C", str(folder), "rev-parse", "HEAD"], capture_output=True, text=True,
+                             timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    if out.returncode != 0:
+        return None
+    dirty = subprocess.run(["git", "-C", str(folder), "status", "--porcelain", "--untracked-files=no"],
+                           capture_output=True, text=True, timeout=5, check=False).stdout.strip()
+    return out.stdout.strip() + ("-dirty" if dirty else "")
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def device_description(device: str) -> str:
+    """Human-readable name of the compute device (imports torch only for CUDA)."""
+    if device.startswith("cuda"):
+        import torch
+
+        if not torch.cuda.is_available():
+            return f"{device} (not available)"
+        index = torch.device(device).index or 0
+        return f"{device}: {torch.cuda.get_device_name(index)}"
+    return f"cpu: {_cpu_name()} x {os.cpu_count()}"
+
+
+def environment_info(device: str) -> dict:
+    versions = {}
+    for name in _PACKAGES:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    return {
+        "python": sys.version.split()[0],
+        "platform": platform.platform(),
+        "packages": versions,
+        "git_commit": _git_commit(Path(__file__).resolve().parent),
+        "device": device,
+        "device_name": device_description(device),
+        "cpu_count": os.cpu_count(),
+    }

@@ -1,0 +1,73 @@
+"""The model plugin protocol: what a model must provide and what the harness hands it.
+
+A plugin is a class (or factory) named by an entry point in the group ``benchbox.models``. Its
+instances have:
+
+- ``name``: the registered name (the harness sets it from the entry point if the class does not);
+- ``modalities``: a subset of ``{"audio", "video"}``;
+- ``fit(train, select, ctx)``: learn from labelled sessions; ``select`` is the selection partition
+  (model selection, early stopping); never the test partition;
+- ``predict(sessions, ctx) -> {session_id: array (num_frames, num_targets)}`` on label-free sessions,
+  columns in ``ctx.targets`` order;
+- optionally ``profile_info() -> dict`` (cost figures: parameters, FLOPs, preset, ...) and a class
+  attribute ``description`` (else the first docstring line is used).
+
+Plugin modules must be cheap to import: import torch and other heavy packages inside ``fit``/``predict``
+so that ``benchbox models`` stays instant.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from benchbox.cache import Cache
+from benchbox.corpus.session import LabelledSession, Session
+
+__all__ = ["MODALITIES", "Model", "ModelContext"]
+
+MODALITIES = frozenset({"audio", "video"})
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelContext:
+    """Everything the harness lends a model for one (model, seed) unit.
+
+    Attributes:
+        targets: Names of the label columns, in the order predictions must use.
+        seed: Seed of this unit; the harness has already seeded ``random``, NumPy and (if imported) torch.
+        device: ``"cpu"`` or ``"cuda"`` (or ``"cuda:N"``).
+        cache: Content-addressed cache shared by all models and runs.
+        scratch_dir: A folder private to this unit (checkpoints, temporary files); kept between resumes.
+        logger: Logger for progress messages.
+        frame_step_s: Spacing of the label grid.
+        options: Free-form options from the suite for this model.
+    """
+
+    targets: tuple[str, ...]
+    seed: int
+    device: str
+    cache: Cache
+    scratch_dir: Path
+    logger: logging.Logger
+    frame_step_s: float = 0.04
+    options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+
+
+@runtime_checkable
+class Model(Protocol):
+    """Structural type of a benchbox model plugin."""
+
+    name: str
+    modalities: frozenset[str] | set[str] | tuple[str, ...]
+
+    def fit(self, train: Sequence[LabelledSession], select: Sequence[LabelledSession], ctx: ModelContext) -> None:
+        ...
+
+    def predict(self, sessions: Sequence[Session], ctx: ModelContext) -> dict[str, np.ndarray]:
+        ...

@@ -1,0 +1,123 @@
+"""One registry for model plugins, fed only by the ``benchbox.models`` entry-point group.
+
+Listing names reads package metadata only; :func:`model_info` imports the plugin's module (which
+must be cheap: see :mod:`benchbox.plugin`) but never instantiates heavy state.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import inspect
+from importlib.metadata import EntryPoint, entry_points
+
+from benchbox.errors import RegistryError
+from benchbox.plugin import MODALITIES
+
+__all__ = ["MODEL_GROUP", "ModelInfo", "model_entry_points", "model_names", "model_info", "create_model",
+           "load_entry_point", "did_you_mean", "validate_model"]
+
+MODEL_GROUP = "benchbox.models"
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    modalities: tuple[str, ...]
+    package: str
+    description: str
+    target: str  # "module:attr" of the entry point
+
+
+def _group(group: str) -> dict[str, EntryPoint]:
+    found: dict[str, EntryPoint] = {}
+    for ep in entry_points(group=group):
+        previous = found.get(ep.name)
+        if previous is not None and previous.value != ep.value:
+            raise RegistryError(
+                f"Two plugins register the name {ep.name!r} in {group!r}: {previous.value} "
+                f"({_package(previous)}) and {ep.value} ({_package(ep)}). Uninstall or rename one."
+            )
+        found[ep.name] = ep
+    return dict(sorted(found.items()))
+
+
+def _package(ep: EntryPoint) -> str:
+    return ep.dist.name if ep.dist is not None else "?"
+
+
+def model_entry_points() -> dict[str, EntryPoint]:
+    """Entry points of every installed model plugin, by name."""
+    return _group(MODEL_GROUP)
+
+
+def model_names() -> list[str]:
+    return list(model_entry_points())
+
+
+def did_you_mean(name: str, choices: list[str]) -> str:
+    close = difflib.get_close_matches(name, choices, n=3, cutoff=0.5)
+    hint = f" Did you mean {', '.join(repr(c) for c in close)}?" if close else ""
+    return f"{hint} Available: {', '.join(choices) or 'none'}."
+
+
+def load_entry_point(group: str, name: str):
+    """Load ``name`` from an entry-point group, with "did you mean" for unknown names."""
+    eps = _group(group)
+    if name not in eps:
+        kind = "model" if group == MODEL_GROUP else f"plugin of {group!r}"
+        raise RegistryError(f"Unknown {kind} {name!r}.{did_you_mean(name, list(eps))}")
+    try:
+        return eps[name].load()
+    except Exception as exc:  # a broken plugin must be named, whatever it raised
+        raise RegistryError(
+            f"Plugin {name!r} ({eps[name].value}, package {_package(eps[name])}) failed to import: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _description(obj) -> str:
+    text = getattr(obj, "description", None) or inspect.getdoc(obj) or ""
+    return text.strip().splitlines()[0] if text.strip() else ""
+
+
+def model_info(name: str) -> ModelInfo:
+    """Name, modalities, providing package and one-line description of a registered model."""
+    factory = load_entry_point(MODEL_GROUP, name)
+    ep = model_entry_points()[name]
+    modalities = getattr(factory, "modalities", ())
+    return ModelInfo(name, tuple(sorted(modalities)), _package(ep), _description(factory), ep.value)
+
+
+def create_model(name: str):
+    """Instantiate a registered model and check that it follows the plugin protocol."""
+    factory = load_entry_point(MODEL_GROUP, name)
+    try:
+        model = factory()
+    except Exception as exc:
+        raise RegistryError(f"Model {name!r}: creating it raised {type(exc).__name__}: {exc}") from exc
+    validate_model(model, name)
+    return model
+
+
+def validate_model(model, name: str) -> None:
+    """Raise RegistryError unless ``model`` has the attributes of :class:`benchbox.plugin.Model`."""
+    if not getattr(model, "name", None):
+        try:
+            model.name = name
+        except AttributeError:
+            pass
+    for attribute in ("fit", "predict"):
+        if not callable(getattr(model, attribute, None)):
+            raise RegistryError(f"Model {name!r} has no callable {attribute!r}; see benchbox.plugin.Model.")
+    modalities = getattr(model, "modalities", None)
+    if modalities is None or not set(modalities) <= MODALITIES:
+        raise RegistryError(
+            f"The 'modalities' attribute of model {name!r} must be a subset of {sorted(MODALITIES)}. "
+            f"Got {modalities!r} instead."
+        )
+    if model.name != name:
+        raise RegistryError(
+            f"Model registered as {name!r} calls itself {model.name!r}; the entry-point name and the "
+            f"model's 'name' attribute must agree."
+        )

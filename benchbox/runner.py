@@ -1,0 +1,288 @@
+"""Running a suite: every (model, seed) unit fitted, predicted, validated, stored and scored.
+
+A unit that raises or returns bad predictions is marked failed (traceback saved) and the others go on.
+Finished units are skipped when the same run folder is used again, so an interrupted run resumes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+import random
+import sys
+import time
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from benchbox import atomic
+from benchbox.cache import Cache, benchbox_home
+from benchbox.corpus.session import Corpus, Session, strip_labels
+from benchbox.environment import environment_info
+from benchbox.errors import BenchboxError, PredictionError, SuiteError
+from benchbox.plugin import ModelContext
+from benchbox.registry import MODEL_GROUP, create_model, did_you_mean, model_info, model_names
+from benchbox.results import RunFolder, frame_table
+from benchbox.scoring import SCORE_COLUMNS, score_table
+from benchbox.suites import Suite
+
+__all__ = ["RunConfig", "RunSummary", "run_suite", "resolve_models", "validate_predictions", "default_run_dir"]
+
+log = logging.getLogger("benchbox")
+
+
+@dataclasses.dataclass(frozen=True)
+class RunConfig:
+    suite: Suite
+    corpus: Corpus
+    models: list[str]
+    seeds: list[int]
+    out_dir: Path
+    device: str = "cpu"
+    test_split: str | None = None
+    cache_dir: Path | None = None
+    progress: bool = True
+    command: str = ""
+
+
+@dataclasses.dataclass(frozen=True)
+class RunSummary:
+    run_dir: Path
+    done: list[tuple[str, int]]
+    skipped: list[tuple[str, int]]
+    failed: list[tuple[str, int, str]]
+    report_path: Path | None
+
+
+def default_run_dir(suite: Suite, corpus: Corpus, test_split: str | None) -> Path:
+    """``benchbox-runs/<suite>-<test split>-<fingerprint>``: the same command resumes the same run."""
+    split = test_split or suite.definition["partitions"]["test"]["split"]
+    return Path("benchbox-runs") / f"{suite.name}-{split}-{suite.fingerprint(corpus.fingerprint)[:10]}"
+
+
+def resolve_models(requested: Sequence[str] | None, suite: Suite) -> list[str]:
+    """Model names to run: the requested ones (checked) or the suite's default."""
+    available = model_names()
+    if not requested:
+        default = suite.default_models
+        requested = available if default == "all" else list(default)
+    unknown = [name for name in requested if name not in available]
+    if unknown:
+        raise BenchboxError(f"Unknown model {unknown[0]!r}.{did_you_mean(unknown[0], available)}")
+    return list(dict.fromkeys(requested))
+
+
+def validate_predictions(model: str, predictions, sessions: Sequence[Session], targets: tuple[str, ...]) -> dict:
+    """Check a model's output; return float64 arrays or raise PredictionError naming model and session."""
+    if not isinstance(predictions, dict):
+        raise PredictionError(
+            f"Model {model!r}: predict must return a dict {{session_id: array}}. Got {type(predictions).__name__}."
+        )
+    expected = {s.id for s in sessions}
+    missing, extra = sorted(expected - set(predictions)), sorted(set(predictions) - expected)
+    if missing:
+        raise PredictionError(f"Model {model!r}: no predictions for session(s) {', '.join(missing)}.")
+    if extra:
+        raise PredictionError(f"Model {model!r}: predictions for unknown session(s) {', '.join(extra)}.")
+    checked = {}
+    for session in sessions:
+        array = np.asarray(predictions[session.id])
+        if not (np.issubdtype(array.dtype, np.floating) or np.issubdtype(array.dtype, np.integer)):
+            raise PredictionError(
+                f"Model {model!r}, session {session.id}: predictions must be numeric. Got dtype {array.dtype}."
+            )
+        if array.ndim == 1 and len(targets) == 1:
+            array = array[:, None]
+        want = (session.num_frames, len(targets))
+        if array.shape != want:
+            raise PredictionError(
+                f"Model {model!r}, session {session.id}: predictions have shape {array.shape}; expected {want} "
+                f"(one row per 40 ms label frame, columns {', '.join(targets)})."
+            )
+        bad = np.flatnonzero(~np.isfinite(array).all(axis=1))
+        if bad.size:
+            raise PredictionError(
+                f"Model {model!r}, session {session.id}: {bad.size} frame(s) contain NaN or inf "
+                f"(first at frame {bad[0]})."
+            )
+        checked[session.id] = array.astype(np.float64)
+    return checked
+
+
+def _seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed % (2**32))
+    if "torch" in sys.modules:
+        sys.modules["torch"].manual_seed(seed)
+
+
+def _run_unit(config: RunConfig, folder: RunFolder, name: str, seed: int, partitions, cache: Cache) -> str | None:
+    """Fit and predict one unit; returns None on success or the error message."""
+    unit_dir = folder.unit_dir(name, seed)
+    scratch = unit_dir / "scratch"
+    scratch.mkdir(parents=True, exist_ok=True)
+    ctx = ModelContext(
+        targets=config.suite.targets,
+        seed=seed,
+        device=config.device,
+        cache=cache,
+        scratch_dir=scratch,
+        logger=logging.getLogger(f"benchbox.model.{name}"),
+    )
+    scored = partitions.select + partitions.test
+    partition_of = {s.id: "select" for s in partitions.select} | {s.id: "test" for s in partitions.test}
+    started = time.perf_counter()
+    stage = "create"
+    try:
+        model = create_model(name)
+        missing = [m for m in sorted(model.modalities) if not _corpus_has(config.corpus, m)]
+        if missing:
+            raise BenchboxError(f"Model {name!r} needs {', '.join(missing)}, which the corpus does not have.")
+        _seed_everything(seed)
+        stage = "fit"
+        model.fit(list(partitions.fit), list(partitions.select), ctx)
+        fit_s = time.perf_counter() - started
+        stage = "predict"
+        predict_start = time.perf_counter()
+        raw = model.predict(strip_labels(scored), ctx)
+        predict_s = time.perf_counter() - predict_start
+        stage = "validate"
+        checked = validate_predictions(name, raw, scored, config.suite.targets)
+        profile = dict(model.profile_info()) if callable(getattr(model, "profile_info", None)) else {}
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # any plugin error fails this unit only; it is recorded with its traceback
+        message = f"{type(exc).__name__} during {stage}: {exc}"
+        atomic.write_text(unit_dir / "traceback.txt", traceback.format_exc())
+        atomic.write_json(folder.status_path(name, seed), {
+            "status": "failed", "stage": stage, "error": message,
+            "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+        })
+        return message
+    media_s = sum(s.duration_s for s in scored)
+    folder.write_frame(folder.predictions_path(name, seed), frame_table(partition_of, checked, config.suite.targets))
+    atomic.write_json(folder.status_path(name, seed), {
+        "status": "done",
+        "fit_s": round(fit_s, 3),
+        "predict_s": round(predict_s, 3),
+        "predict_real_time_factor": round(predict_s / media_s, 6) if media_s else None,
+        "profile": profile,
+        "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    })
+    return None
+
+
+def _corpus_has(corpus: Corpus, modality: str) -> bool:
+    attribute = "audio_path" if modality == "audio" else "video_path"
+    return all(getattr(s, attribute) is not None for s in corpus.sessions)
+
+
+def _check_existing(folder: RunFolder, fingerprint: str, test_split: str) -> None:
+    if not folder.run_json.exists():
+        return
+    previous = folder.read_run()
+    if previous.get("suite_fingerprint") != fingerprint or previous.get("test_split") != test_split:
+        raise SuiteError(
+            f"{folder.root} holds a run of another suite version, corpus or test partition "
+            f"(fingerprint {str(previous.get('suite_fingerprint'))[:10]}, now {fingerprint[:10]}). "
+            f"Choose another --out folder."
+        )
+
+
+def _write_scores(folder: RunFolder, config: RunConfig, gold: pd.DataFrame) -> pd.DataFrame:
+    tables = [
+        score_table(gold, folder.read_predictions(model, seed), model=model, seed=seed,
+                    targets=config.suite.targets, metrics=config.suite.metrics)
+        for model, seed in folder.finished_units()
+        if model in config.models and seed in config.seeds
+    ]
+    scores = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=SCORE_COLUMNS)
+    with atomic.atomic_path(folder.scores_path) as tmp:
+        scores.to_csv(tmp, index=False)
+    return scores
+
+
+def _run_json(config: RunConfig, partitions, fingerprint: str, units: dict) -> dict:
+    corpus = config.corpus
+    models = []
+    for name in config.models:
+        info = model_info(name)
+        models.append({"name": name, "package": info.package, "entry_point": info.target,
+                       "modalities": list(info.modalities), "description": info.description,
+                       "units": units.get(name, {})})
+    return {
+        "benchbox_run_format": 1,
+        "suite": {"name": config.suite.name, "version": config.suite.version, "source": config.suite.source,
+                  "definition_sha256": config.suite.definition_hash, "definition": config.suite.definition},
+        "suite_fingerprint": fingerprint,
+        "corpus": {"root": str(corpus.root), "fingerprint": corpus.fingerprint, "synthetic": corpus.synthetic,
+                   "generator": corpus.generator, "description": corpus.description,
+                   "num_sessions": len(corpus)},
+        "targets": list(config.suite.targets),
+        "test_split": partitions.test_split,
+        "partitions": partitions.as_dict(),
+        "references": config.suite.references,
+        "models": models,
+        "seeds": config.seeds,
+        "entry_point_group": MODEL_GROUP,
+        "environment": environment_info(config.device),
+        "command": config.command,
+        "updated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    }
+
+
+def run_suite(config: RunConfig) -> RunSummary:
+    """Run every (model, seed) unit of ``config`` into ``config.out_dir`` and write scores and report."""
+    from tqdm.auto import tqdm
+
+    partitions = config.suite.partitions(config.corpus, test_split=config.test_split)
+    fingerprint = config.suite.fingerprint(config.corpus.fingerprint)
+    folder = RunFolder(config.out_dir)
+    _check_existing(folder, fingerprint, partitions.test_split)
+    folder.root.mkdir(parents=True, exist_ok=True)
+
+    gold = frame_table(
+        {s.id: "select" for s in partitions.select} | {s.id: "test" for s in partitions.test},
+        {s.id: s.labels for s in partitions.select + partitions.test},
+        config.suite.targets,
+    )
+    folder.write_frame(folder.gold_path, gold)
+    cache = Cache(config.cache_dir or benchbox_home() / "cache")
+    atomic.write_json(folder.run_json, _run_json(config, partitions, fingerprint, {}))
+
+    done, skipped, failed = [], [], []
+    units = [(m, s) for m in config.models for s in config.seeds]
+    bar = tqdm(units, desc="benchbox", unit="unit", disable=not config.progress, file=sys.stderr)
+    for name, seed in bar:
+        bar.set_postfix_str(f"{name} seed {seed}")
+        if folder.is_done(name, seed):
+            skipped.append((name, seed))
+            continue
+        error = _run_unit(config, folder, name, seed, partitions, cache)
+        if error is None:
+            done.append((name, seed))
+        else:
+            failed.append((name, seed, error))
+            log.error("model %s, seed %d failed: %s (traceback in %s)", name, seed, error,
+                      folder.unit_dir(name, seed) / "traceback.txt")
+    bar.close()
+
+    unit_status = {}
+    for name, seed in units:
+        status = folder.unit_status(name, seed) or {"status": "missing"}
+        unit_status.setdefault(name, {})[str(seed)] = status
+    atomic.write_json(folder.run_json, _run_json(config, partitions, fingerprint, unit_status))
+    _write_scores(folder, config, gold)
+    report = finish_run(folder.root)
+    return RunSummary(folder.root, done, skipped, failed, report)
+
+
+def finish_run(run_dir: Path) -> Path | None:
+    """Write the statistics and the report of a run folder from what it holds."""
+    from benchbox.report_hooks import write_reports
+
+    return write_reports(Path(run_dir))

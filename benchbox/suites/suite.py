@@ -1,0 +1,201 @@
+"""Loading and validating suite files, and resolving their partitions on a corpus."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+import os
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from benchbox.corpus.session import Corpus, LabelledSession
+from benchbox.errors import SuiteError
+from benchbox.metrics import METRICS
+from benchbox.registry import did_you_mean
+
+__all__ = ["Suite", "Partitions", "builtin_suite_names", "load_suite"]
+
+_SCHEMA: dict[str, set[str]] = {
+    "": {"name", "version", "description", "corpus", "partitions", "scoring", "models"},
+    "corpus": {"layout", "targets", "label_media_tolerance_frames"},
+    "partitions": {"fit", "select", "test"},
+    "partition": {"split", "last_fraction"},
+    "scoring": {"headline_metric", "headline_scope", "metrics"},
+    "models": {"default", "references", "seeds"},
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class Partitions:
+    """The sessions a run fits on, selects on and scores on."""
+
+    fit: list[LabelledSession]
+    select: list[LabelledSession]
+    test: list[LabelledSession]
+    test_split: str
+
+    def as_dict(self) -> dict[str, list[str]]:
+        return {"fit": [s.id for s in self.fit], "select": [s.id for s in self.select],
+                "test": [s.id for s in self.test]}
+
+
+@dataclasses.dataclass(frozen=True)
+class Suite:
+    """A validated suite definition. Build with :func:`load_suite`."""
+
+    name: str
+    version: str
+    description: str
+    source: str
+    definition: dict[str, Any]
+
+    @property
+    def targets(self) -> tuple[str, ...]:
+        return tuple(self.definition["corpus"]["targets"])
+
+    @property
+    def tolerance_frames(self) -> int:
+        return int(self.definition["corpus"].get("label_media_tolerance_frames", 5))
+
+    @property
+    def metrics(self) -> tuple[str, ...]:
+        return tuple(self.definition["scoring"]["metrics"])
+
+    @property
+    def headline(self) -> tuple[str, str]:
+        scoring = self.definition["scoring"]
+        return scoring["headline_metric"], scoring["headline_scope"]
+
+    @property
+    def default_models(self) -> str | list[str]:
+        return self.definition["models"].get("default", "all")
+
+    @property
+    def references(self) -> list[str]:
+        return list(self.definition["models"].get("references", []))
+
+    @property
+    def default_seeds(self) -> int:
+        return int(self.definition["models"].get("seeds", 1))
+
+    @property
+    def definition_hash(self) -> str:
+        text = json.dumps(self.definition, sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    def fingerprint(self, corpus_fingerprint: str) -> str:
+        """Hash of the suite definition together with the corpus' file manifest."""
+        return hashlib.sha256(f"{self.definition_hash}:{corpus_fingerprint}".encode()).hexdigest()
+
+    def partitions(self, corpus: Corpus, *, test_split: str | None = None) -> Partitions:
+        """Resolve fit / select / test sessions on ``corpus``; SuiteError if a partition is empty."""
+        spec = self.definition["partitions"]
+        select = _resolve(spec["select"], corpus, "select")
+        select_ids = {s.id for s in select}
+        fit = [s for s in _resolve(spec["fit"], corpus, "fit") if s.id not in select_ids]
+        test_spec = dict(spec["test"])
+        if test_split is not None:
+            test_spec = {"split": test_split}
+        test = _resolve(test_spec, corpus, "test")
+        for name, sessions in (("fit", fit), ("select", select), ("test", test)):
+            if not sessions:
+                raise SuiteError(
+                    f"Suite {self.name!r}: the {name!r} partition is empty on {corpus.root} "
+                    f"(splits present: {', '.join(f'{k} ({len(corpus.split(k))})' for k in corpus.splits)})."
+                )
+        overlap = {s.id for s in test} & ({s.id for s in fit} | select_ids)
+        if overlap:
+            raise SuiteError(f"Suite {self.name!r}: test sessions {sorted(overlap)} are also used for fitting.")
+        return Partitions(fit=fit, select=select, test=test, test_split=test_spec["split"])
+
+
+def _resolve(spec: dict[str, Any], corpus: Corpus, role: str) -> list[LabelledSession]:
+    sessions = corpus.split(spec["split"])
+    fraction = spec.get("last_fraction")
+    if fraction is None or not sessions:
+        return sessions
+    count = max(1, math.floor(len(sessions) * fraction + 0.5))
+    if count >= len(sessions):
+        raise SuiteError(
+            f"The {role!r} partition takes the last {count} of {len(sessions)} {spec['split']!r} sessions, "
+            f"leaving none to fit on; the corpus needs at least 2 {spec['split']!r} sessions."
+        )
+    return sessions[-count:]
+
+
+def builtin_suite_names() -> list[str]:
+    folder = resources.files("benchbox.suites")
+    return sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml"))
+
+
+def _check_keys(table: dict[str, Any], section: str, source: str) -> None:
+    allowed = _SCHEMA[section]
+    for key in table:
+        if key not in allowed:
+            where = f"[{section}]" if section else "top level"
+            raise SuiteError(f"{source}: unknown key {key!r} at {where}.{did_you_mean(key, sorted(allowed))}")
+
+
+def _validate(definition: dict[str, Any], source: str) -> None:
+    _check_keys(definition, "", source)
+    for key in ("name", "version", "corpus", "partitions", "scoring", "models"):
+        if key not in definition:
+            raise SuiteError(f"{source}: missing required key {key!r}.")
+    for section in ("corpus", "partitions", "scoring", "models"):
+        _check_keys(definition[section], section, source)
+    corpus = definition["corpus"]
+    if corpus.get("layout") != "avec2016":
+        raise SuiteError(f"{source}: [corpus] layout must be 'avec2016'. Got {corpus.get('layout')!r} instead.")
+    targets = corpus.get("targets")
+    if not targets or not all(isinstance(t, str) for t in targets):
+        raise SuiteError(f"{source}: [corpus] targets must be a non-empty list of names. Got {targets!r} instead.")
+    for role in ("fit", "select", "test"):
+        spec = definition["partitions"].get(role)
+        if not isinstance(spec, dict) or "split" not in spec:
+            raise SuiteError(f"{source}: [partitions] {role} must be a table with a 'split'. Got {spec!r} instead.")
+        _check_keys(spec, "partition", f"{source} [partitions] {role}")
+        fraction = spec.get("last_fraction")
+        if fraction is not None and not 0 < fraction < 1:
+            raise SuiteError(f"{source}: [partitions] {role}.last_fraction must be in (0, 1). Got {fraction!r}.")
+    scoring = definition["scoring"]
+    for metric in scoring.get("metrics", []):
+        if metric not in METRICS:
+            raise SuiteError(f"{source}: unknown metric {metric!r}.{did_you_mean(metric, list(METRICS))}")
+    if scoring.get("headline_metric") not in scoring.get("metrics", []):
+        raise SuiteError(f"{source}: [scoring] headline_metric must be one of the listed metrics.")
+    if scoring.get("headline_scope") not in ("global", "session"):
+        raise SuiteError(f"{source}: [scoring] headline_scope must be 'global' or 'session'.")
+    seeds = definition["models"].get("seeds", 1)
+    if not isinstance(seeds, int) or seeds < 1:
+        raise SuiteError(f"{source}: [models] seeds must be a positive integer. Got {seeds!r} instead.")
+
+
+def load_suite(name_or_path: str | os.PathLike) -> Suite:
+    """Load a built-in suite by name (``"avec2016"``) or a suite file by path."""
+    candidate = Path(name_or_path)
+    if candidate.suffix == ".toml" or candidate.exists():
+        if not candidate.is_file():
+            raise SuiteError(f"Suite file {candidate} does not exist.")
+        text, source = candidate.read_text(encoding="utf-8"), str(candidate)
+    else:
+        names = builtin_suite_names()
+        if str(name_or_path) not in names:
+            raise SuiteError(f"Unknown suite {str(name_or_path)!r}.{did_you_mean(str(name_or_path), names)}")
+        resource = resources.files("benchbox.suites") / f"{name_or_path}.toml"
+        text, source = resource.read_text(encoding="utf-8"), f"benchbox/suites/{name_or_path}.toml"
+    try:
+        definition = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SuiteError(f"{source}: not valid TOML ({exc}).") from exc
+    _validate(definition, source)
+    return Suite(
+        name=definition["name"],
+        version=str(definition["version"]),
+        description=definition.get("description", ""),
+        source=source,
+        definition=definition,
+    )

@@ -1,0 +1,127 @@
+"""The HTML report of a run: provenance and scores, self-contained (inline CSS, no external assets)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import jinja2
+import numpy as np
+import pandas as pd
+
+from benchbox import atomic
+from benchbox.results import RunFolder
+
+__all__ = ["write_report", "render_report", "leaderboard_table"]
+
+
+def _environment() -> jinja2.Environment:
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("reports", "templates"),
+        autoescape=jinja2.select_autoescape(["html"]),
+        undefined=jinja2.StrictUndefined,
+    )
+
+
+def leaderboard_table(scores: pd.DataFrame, targets: list[str], metrics: list[str], partition: str = "test"):
+    """One row per model: mean and SD over seeds of every (target, metric, scope), sorted by headline.
+
+    Returns a DataFrame with columns ``model``, ``seeds`` and ``<target>/<metric>/<scope>`` (mean) and
+    ``.../sd``; ``mean/ccc/global`` averages the targets' global CCCs.
+    """
+    part = scores[(scores["partition"] == partition) & (scores["scope"].isin(["global", "session_mean"]))]
+    if part.empty:
+        return pd.DataFrame(columns=["model", "seeds"])
+    part = part.assign(column=part["target"] + "/" + part["metric"] + "/" + part["scope"])
+    wide = part.pivot_table(index=["model", "seed"], columns="column", values="value", aggfunc="first")
+    ccc_global = [f"{t}/ccc/global" for t in targets if f"{t}/ccc/global" in wide]
+    if ccc_global:
+        wide["mean/ccc/global"] = wide[ccc_global].mean(axis=1)
+    grouped = wide.groupby(level="model")
+    table = grouped.mean()
+    sd = grouped.std(ddof=1).add_suffix("/sd")
+    table = table.join(sd)
+    table.insert(0, "seeds", grouped.size())
+    table = table.reset_index()
+    if "mean/ccc/global" in table:
+        table = table.sort_values("mean/ccc/global", ascending=False, kind="stable")
+    return table.reset_index(drop=True)
+
+
+def _fmt(value, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and np.isnan(value)):
+        return "–"
+    return f"{value:.{digits}f}"
+
+
+def render_report(run_dir: Path) -> str:
+    folder = RunFolder(run_dir)
+    run = folder.read_run()
+    targets = run["targets"]
+    metrics = run["suite"]["definition"]["scoring"]["metrics"]
+    scores = pd.read_csv(folder.scores_path, keep_default_na=False, na_values=[""],
+                         dtype={"session": str}) if folder.scores_path.exists() else pd.DataFrame()
+    board = leaderboard_table(scores, targets, metrics) if not scores.empty else pd.DataFrame()
+
+    rows = []
+    for record in board.to_dict("records"):
+        cells = []
+        for target in targets:
+            for metric, scope in [("ccc", "global"), ("ccc", "session_mean"), ("pearson", "global"),
+                                  ("rmse", "global")]:
+                key = f"{target}/{metric}/{scope}"
+                mean, sd = record.get(key), record.get(f"{key}/sd")
+                text = _fmt(mean)
+                if record["seeds"] > 1 and sd is not None and not np.isnan(sd):
+                    text += f" ± {_fmt(sd)}"
+                cells.append(text)
+        rows.append({"model": record["model"], "seeds": int(record["seeds"]),
+                     "mean_ccc": _fmt(record.get("mean/ccc/global")), "cells": cells})
+    columns = [(t, label) for t in targets for label in ("CCC (global)", "CCC (session mean)", "Pearson r", "RMSE")]
+
+    failures = []
+    for model in run["models"]:
+        for seed, status in model.get("units", {}).items():
+            if status.get("status") != "done":
+                failures.append({"model": model["name"], "seed": seed, "status": status.get("status"),
+                                 "error": status.get("error", "")})
+    costs = []
+    for model in run["models"]:
+        for seed, status in model.get("units", {}).items():
+            if status.get("status") == "done":
+                costs.append({"model": model["name"], "seed": seed, "fit_s": _fmt(status.get("fit_s"), 2),
+                              "predict_s": _fmt(status.get("predict_s"), 2),
+                              "rtf": _fmt(status.get("predict_real_time_factor"), 5)})
+
+    sessions = scores[(scores["scope"] == "session") & (scores["metric"] == "ccc")] if not scores.empty else scores
+    per_session = []
+    if not sessions.empty:
+        pivot = sessions.pivot_table(index=["partition", "session"], columns=["model", "target"], values="value",
+                                     aggfunc="mean")
+        per_session_columns = [f"{m} · {t}" for m, t in pivot.columns]
+        for (partition, session), values in pivot.iterrows():
+            per_session.append({"partition": partition, "session": session, "cells": [_fmt(v) for v in values]})
+    else:
+        per_session_columns = []
+
+    template = _environment().get_template("report.html")
+    return template.render(
+        run=run,
+        corpus=run["corpus"],
+        rows=rows,
+        columns=columns,
+        targets=targets,
+        failures=failures,
+        costs=costs,
+        per_session=per_session,
+        per_session_columns=per_session_columns,
+        headline=run["suite"]["definition"]["scoring"],
+        generated_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+    )
+
+
+def write_report(run_dir: Path) -> Path:
+    """Render ``report.html`` into the run folder (atomically) and return its path."""
+    folder = RunFolder(run_dir)
+    atomic.write_text(folder.report_path, render_report(Path(run_dir)))
+    return folder.report_path
