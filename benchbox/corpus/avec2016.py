@@ -128,7 +128,7 @@ def _read_label_trace(path: Path, session_id: str, target: str, problems: list[s
     not_finite = np.flatnonzero(~np.isfinite(values))
     if not_finite.size:
         problems.append(
-            f"{path}, line {table.line_numbers[not_finite[0]]}: GoldStandard is {values[not_finite[0]]!r} "
+            f"{path}, line {table.line_numbers[not_finite[0]]}: GoldStandard is {float(values[not_finite[0]])} "
             f"({not_finite.size} non-finite values in the file); expected a number in [-1, 1]."
         )
     out_of_range = np.flatnonzero((values < LABEL_RANGE[0]) | (values > LABEL_RANGE[1]))

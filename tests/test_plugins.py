@@ -1,0 +1,158 @@
+"""Plugins arrive through the entry-point group, exactly like a user's: a throwaway package is
+installed with pip into a temporary folder and run through the suite next to the built-in ``mean``."""
+
+import re
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from benchbox.cli import main
+from benchbox.errors import BenchboxError, RegistryError
+from benchbox.registry import create_model, model_names
+from benchbox.results import RunFolder
+from benchbox.testing import check_model
+
+PLUGIN_SOURCE = '''
+import numpy as np
+
+
+class AudioEnergy:
+    """Predicts each target from the RMS energy of the audio (a small working plugin)."""
+
+    name = "throwaway-energy"
+    modalities = frozenset({"audio"})
+
+    def _energy(self, session):
+        audio = session.load_audio(16_000)
+        chunks = np.zeros((session.num_frames, 640), dtype=np.float32)
+        usable = min(len(audio) // 640, session.num_frames)
+        chunks[:usable] = audio[: usable * 640].reshape(usable, 640)
+        return np.log(np.sqrt((chunks ** 2).mean(axis=1)) + 1e-4)
+
+    def fit(self, train, select, ctx):
+        x = np.concatenate([self._energy(s) for s in train])
+        y = np.concatenate([s.labels for s in train])
+        design = np.stack([x, np.ones_like(x)], axis=1)
+        self.coef_, *_ = np.linalg.lstsq(design, y, rcond=None)
+
+    def predict(self, sessions, ctx):
+        assert not hasattr(sessions[0], "labels"), "test labels leaked"
+        out = {}
+        for s in sessions:
+            e = self._energy(s)
+            out[s.id] = np.stack([e, np.ones_like(e)], axis=1) @ self.coef_
+        return out
+
+
+class WrongLength:
+    """Returns one frame too few (must fail alone)."""
+
+    name = "throwaway-short"
+    modalities = frozenset()
+
+    def fit(self, train, select, ctx):
+        pass
+
+    def predict(self, sessions, ctx):
+        return {s.id: np.zeros((s.num_frames - 1, len(ctx.targets))) for s in sessions}
+
+
+class Crashes:
+    """Raises while fitting (must fail alone)."""
+
+    name = "throwaway-crash"
+    modalities = frozenset()
+
+    def fit(self, train, select, ctx):
+        raise RuntimeError("deliberate failure in fit")
+
+    def predict(self, sessions, ctx):
+        return {}
+'''
+
+PYPROJECT = '''
+[build-system]
+requires = ["setuptools>=70"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "throwaway-plugin"
+version = "0.0.1"
+
+[project.entry-points."benchbox.models"]
+throwaway-energy = "throwaway_plugin:AudioEnergy"
+throwaway-short = "throwaway_plugin:WrongLength"
+throwaway-crash = "throwaway_plugin:Crashes"
+'''
+
+
+@pytest.fixture(scope="module")
+def plugin_site(tmp_path_factory) -> Path:
+    source = tmp_path_factory.mktemp("plugin-src")
+    (source / "pyproject.toml").write_text(PYPROJECT)
+    (source / "throwaway_plugin.py").write_text(textwrap.dedent(PLUGIN_SOURCE))
+    site = tmp_path_factory.mktemp("plugin-site")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+         "--target", str(site), str(source)],
+        check=True,
+    )
+    return site
+
+
+@pytest.fixture
+def with_plugin(plugin_site, monkeypatch):
+    monkeypatch.syspath_prepend(str(plugin_site))
+    return plugin_site
+
+
+def test_installed_plugin_is_registered(with_plugin):
+    assert {"mean", "throwaway-energy", "throwaway-short", "throwaway-crash"} <= set(model_names())
+    assert create_model("throwaway-energy").modalities == {"audio"}
+
+
+def test_models_command_lists_plugins(with_plugin, capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "throwaway-energy  audio" in out and "throwaway-plugin" in out
+
+
+def test_unknown_model_suggests_close_names(with_plugin, foreign_corpus, tmp_path, capsys):
+    with pytest.raises(RegistryError, match=r"Unknown model 'throwaway-energi'. Did you mean 'throwaway-energy'"):
+        create_model("throwaway-energi")
+    code = main(["run", "--data-root", str(foreign_corpus), "--models", "maen", "--out", str(tmp_path / "r")])
+    assert code == 2
+    assert "Unknown model 'maen'. Did you mean 'mean'" in capsys.readouterr().err
+    assert not (tmp_path / "r").exists()
+
+
+def test_plugin_runs_through_the_suite_and_bad_plugins_fail_alone(with_plugin, foreign_corpus, tmp_path):
+    out = tmp_path / "run"
+    args = ["run", "--data-root", str(foreign_corpus), "--out", str(out), "--no-progress",
+            "--models", "mean,throwaway-energy,throwaway-short,throwaway-crash"]
+    assert main(args) == 1  # some units failed
+    folder = RunFolder(out)
+    assert sorted(folder.finished_units()) == [("mean", 0), ("throwaway-energy", 0)]
+    short = folder.unit_status("throwaway-short", 0)
+    assert short["status"] == "failed"
+    assert re.search(r"session \w+_\d: predictions have shape \(100, 2\); expected \(101, 2\)", short["error"])
+    crash = folder.unit_status("throwaway-crash", 0)
+    assert "RuntimeError during fit: deliberate failure in fit" in crash["error"]
+    assert "deliberate failure" in (folder.unit_dir("throwaway-crash", 0) / "traceback.txt").read_text()
+    scores = pd.read_csv(folder.scores_path)
+    assert set(scores["model"]) == {"mean", "throwaway-energy"}
+    report = folder.report_path.read_text()
+    assert "throwaway-energy" in report and "deliberate failure in fit" in report
+
+
+def test_check_model_accepts_a_good_plugin_and_rejects_a_bad_one(with_plugin, foreign_corpus):
+    from throwaway_plugin import AudioEnergy, WrongLength
+
+    result = check_model(AudioEnergy, corpus_root=foreign_corpus)
+    assert result.num_predicted_sessions == 2 and set(result.frames_per_session.values()) == {101}
+    with pytest.raises(BenchboxError, match="predictions have shape"):
+        check_model(WrongLength, corpus_root=foreign_corpus)

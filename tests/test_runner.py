@@ -1,0 +1,97 @@
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from benchbox.cli import main
+from benchbox.corpus.avec2016 import load_corpus
+from benchbox.errors import PredictionError, SuiteError
+from benchbox.results import RunFolder
+from benchbox.runner import RunConfig, run_suite, validate_predictions
+from benchbox.suites import load_suite
+
+
+def _config(corpus_root, out, models=("mean",), seeds=(0,)):
+    suite = load_suite("avec2016")
+    corpus = load_corpus(corpus_root)
+    return RunConfig(suite=suite, corpus=corpus, models=list(models), seeds=list(seeds), out_dir=out,
+                     progress=False)
+
+
+def test_run_writes_the_run_folder(foreign_corpus, tmp_path):
+    summary = run_suite(_config(foreign_corpus, tmp_path / "run", seeds=(0, 1)))
+    folder = RunFolder(summary.run_dir)
+    run = folder.read_run()
+    assert run["suite"]["name"] == "avec2016" and run["suite"]["version"] == "1.0.0"
+    assert run["corpus"]["synthetic"] is False and len(run["corpus"]["fingerprint"]) == 64
+    assert run["partitions"] == {"fit": ["train_1", "train_2"], "select": ["train_3"], "test": ["dev_1", "dev_2"]}
+    assert run["seeds"] == [0, 1] and run["environment"]["packages"]["numpy"]
+    assert run["models"][0]["units"]["1"]["status"] == "done"
+    gold = folder.read_gold()
+    assert set(gold["partition"]) == {"select", "test"} and len(gold) == 3 * 101
+    predictions = folder.read_predictions("mean", 0)
+    assert list(predictions.columns) == ["partition", "session", "frame", "arousal", "valence"]
+    scores = pd.read_csv(folder.scores_path, dtype={"session": str})
+    assert {"model", "seed", "partition", "target", "metric", "scope", "session", "value"} <= set(scores.columns)
+    per_session = scores[(scores["scope"] == "session") & (scores["partition"] == "test")]
+    assert set(per_session["session"]) == {"dev_1", "dev_2"}
+    # mean of the training labels, evaluated independently
+    corpus = load_corpus(foreign_corpus)
+    train_mean = np.concatenate([corpus.get(s).labels for s in ("train_1", "train_2")]).mean(axis=0)
+    dev = np.concatenate([corpus.get(s).labels for s in ("dev_1", "dev_2")])
+    rmse = np.sqrt(((dev - train_mean) ** 2).mean(axis=0))
+    got = scores.query("partition == 'test' and scope == 'global' and metric == 'rmse' and seed == 0")
+    np.testing.assert_allclose(got.set_index("target").loc[["arousal", "valence"], "value"], rmse, rtol=1e-9)
+    assert summary.report_path.exists()
+
+
+def test_rerun_skips_finished_units(foreign_corpus, tmp_path):
+    config = _config(foreign_corpus, tmp_path / "run")
+    first = run_suite(config)
+    assert first.done == [("mean", 0)]
+    stamp = RunFolder(first.run_dir).predictions_path("mean", 0).stat().st_mtime_ns
+    second = run_suite(config)
+    assert second.done == [] and second.skipped == [("mean", 0)]
+    assert RunFolder(first.run_dir).predictions_path("mean", 0).stat().st_mtime_ns == stamp
+
+
+def test_run_folder_of_another_corpus_is_refused(foreign_corpus, tmp_path):
+    config = _config(foreign_corpus, tmp_path / "run")
+    run_suite(config)
+    data = json.loads((tmp_path / "run" / "run.json").read_text())
+    data["suite_fingerprint"] = "0" * 64
+    (tmp_path / "run" / "run.json").write_text(json.dumps(data))
+    with pytest.raises(SuiteError, match="holds a run of another suite version, corpus or test partition"):
+        run_suite(config)
+
+
+def test_validate_predictions_rejects_nan_and_missing_sessions(foreign_corpus):
+    sessions = load_corpus(foreign_corpus).split("dev")
+    good = {s.id: np.zeros((s.num_frames, 2)) for s in sessions}
+    assert set(validate_predictions("m", good, sessions, ("arousal", "valence"))) == {"dev_1", "dev_2"}
+    bad = dict(good, dev_2=np.full((101, 2), np.nan))
+    with pytest.raises(PredictionError, match=r"Model 'm', session dev_2: 101 frame\(s\) contain NaN or inf"):
+        validate_predictions("m", bad, sessions, ("arousal", "valence"))
+    with pytest.raises(PredictionError, match=r"no predictions for session\(s\) dev_2"):
+        validate_predictions("m", {"dev_1": good["dev_1"]}, sessions, ("arousal", "valence"))
+    with pytest.raises(PredictionError, match="must be numeric"):
+        validate_predictions("m", dict(good, dev_1=np.full((101, 2), "x")), sessions, ("arousal", "valence"))
+
+
+def test_partition_test_without_labels_is_a_clear_error(foreign_corpus, tmp_path, capsys):
+    code = main(["run", "--data-root", str(foreign_corpus), "--models", "mean", "--partition", "test",
+                 "--out", str(tmp_path / "r"), "--no-progress"])
+    assert code == 2
+    assert "the 'test' partition is empty" in capsys.readouterr().err
+
+
+def test_help_and_models_do_not_import_torch():
+    code = ("import sys; from benchbox.cli import main\n"
+            "for argv in (['models'], ['suites']): main(argv)\n"
+            "try:\n    main(['--help'])\nexcept SystemExit:\n    pass\n"
+            "assert 'torch' not in sys.modules, 'torch imported'\n"
+            "assert 'pandas' not in sys.modules, 'pandas imported'\n")
+    subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
