@@ -12,7 +12,6 @@ __all__ = [
     "SuiteError",
     "RegistryError",
     "PredictionError",
-    "ModelFailure",
     "MediaError",
 ]
 
@@ -39,7 +38,3 @@ class RegistryError(BenchboxError):
 
 class PredictionError(BenchboxError):
     """A model returned predictions of the wrong shape, type or with non-finite values."""
-
-
-class ModelFailure(BenchboxError):
-    """A model raised while fitting or predicting; the harness records it and goes on."""

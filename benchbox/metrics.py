@@ -81,9 +81,11 @@ class SufficientStats:
         n = np.asarray(self.n, dtype=np.float64)
         mean_t = self.sum_true / n
         mean_p = self.sum_pred / n
-        var_t = np.maximum(self.sum_true_sq / n - mean_t**2, 0.0)
-        var_p = np.maximum(self.sum_pred_sq / n - mean_p**2, 0.0)
-        cov = self.sum_cross / n - mean_t * mean_p
+        var_t = _variance(self.sum_true_sq / n, mean_t)
+        var_p = _variance(self.sum_pred_sq / n, mean_p)
+        # A constant trace has exactly zero covariance with anything (Cauchy-Schwarz); without this the
+        # rounding error of E[xy] - E[x]E[y] would show up as a CCC of -0.000.
+        cov = np.where((var_t == 0) | (var_p == 0), 0.0, self.sum_cross / n - mean_t * mean_p)
         return mean_t, mean_p, var_t, var_p, cov
 
     def ccc(self):
@@ -101,6 +103,12 @@ class SufficientStats:
         return np.sqrt(np.maximum(mse, 0.0))
 
 
+def _variance(mean_sq, mean):
+    """Population variance E[x^2] - E[x]^2, with cancellation noise (a constant trace) set to exactly 0."""
+    variance = mean_sq - mean**2
+    return np.where(variance <= 1e-12 * np.abs(mean_sq), 0.0, variance)
+
+
 def _check_pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
     y_true = np.asarray(y_true, dtype=np.float64).ravel()
     y_pred = np.asarray(y_pred, dtype=np.float64).ravel()
@@ -116,8 +124,7 @@ def _check_pair(y_true, y_pred) -> tuple[np.ndarray, np.ndarray]:
 def _safe_divide(numerator, denominator, metric: str, reason: str):
     numerator = np.asarray(numerator, dtype=np.float64)
     denominator = np.asarray(denominator, dtype=np.float64)
-    # Relative tolerance: a "variance" of 1e-30 from rounding is a constant trace.
-    undefined = denominator <= 1e-24
+    undefined = denominator <= 0
     if np.any(undefined):
         warnings.warn(f"{metric} is undefined when {reason}; returning NaN.", UndefinedMetricWarning, stacklevel=3)
     with np.errstate(divide="ignore", invalid="ignore"):

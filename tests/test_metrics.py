@@ -62,3 +62,11 @@ def test_constant_prediction_has_zero_ccc_not_nan():
 def test_length_mismatch_is_an_error():
     with pytest.raises(ValueError, match="same length. Got 3 and 2"):
         ccc_score([1, 2, 3], [1, 2])
+
+
+def test_constant_non_round_prediction_is_exactly_zero_ccc_and_undefined_pearson():
+    truth = np.random.default_rng(3).normal(size=1000)
+    constant = np.full(1000, 0.1234567891)  # E[x^2] - E[x]^2 would leave rounding noise
+    assert ccc_score(truth, constant) == 0.0
+    with pytest.warns(UndefinedMetricWarning):
+        assert np.isnan(pearson_score(truth, constant))
