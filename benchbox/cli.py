@@ -42,6 +42,16 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}") from None
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a number in (0, 1), got {text!r}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="benchbox",
@@ -83,6 +93,12 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("suites", help="list built-in suites")
     report = commands.add_parser("report", help="re-render the report of a finished run folder")
     report.add_argument("run_dir")
+    stats = commands.add_parser("stats", help="recompute the statistics (and report) of a finished run "
+                                              "without re-running models")
+    stats.add_argument("run_dir")
+    stats.add_argument("--alpha", type=_probability, default=0.05, help="significance level (default 0.05)")
+    stats.add_argument("--resamples", type=_positive_int, default=10_000,
+                       help="session bootstrap resamples (default 10000)")
     return parser
 
 
@@ -187,9 +203,26 @@ def _cmd_suites(args) -> int:
 
 
 def _cmd_report(args) -> int:
+    from benchbox.report_hooks import write_reports
+
+    path = write_reports(Path(args.run_dir))
+    print(f"report: {path}")
+    return 0
+
+
+def _cmd_stats(args) -> int:
+    import json
+
+    from benchbox.results import RunFolder
     from benchbox.runner import finish_run
 
-    path = finish_run(Path(args.run_dir))
+    path = finish_run(Path(args.run_dir), alpha=args.alpha, resamples=args.resamples)
+    stats = json.loads(RunFolder(args.run_dir).stats_path.read_text())
+    for verdict in stats.get("verdicts", []):
+        print(verdict["sentence"])
+    for note in stats.get("notes", []):
+        print(f"note: {note}")
+    print(f"stats: {RunFolder(args.run_dir).stats_path}")
     print(f"report: {path}")
     return 0
 
@@ -201,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
                         format="%(levelname)s %(name)s: %(message)s")
     from benchbox.errors import BenchboxError
 
-    handlers = {"run": _cmd_run, "models": _cmd_models, "suites": _cmd_suites, "report": _cmd_report}
+    handlers = {"run": _cmd_run, "models": _cmd_models, "suites": _cmd_suites, "report": _cmd_report,
+                "stats": _cmd_stats}
     if args.command == "data":
         handler = _cmd_data_synth if args.data_command == "synth" else _cmd_data_check
     else:

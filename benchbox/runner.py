@@ -281,8 +281,12 @@ def run_suite(config: RunConfig) -> RunSummary:
     return RunSummary(folder.root, done, skipped, failed, report)
 
 
-def finish_run(run_dir: Path) -> Path | None:
-    """Write the statistics and the report of a run folder from what it holds."""
+def finish_run(run_dir: Path, *, alpha: float = 0.05, resamples: int = 10_000) -> Path | None:
+    """Write the statistics (``stats.json``) and the reports of a run folder from what it holds."""
     from benchbox.report_hooks import write_reports
+    from benchbox.stats import write_run_stats
 
-    return write_reports(Path(run_dir))
+    folder = RunFolder(run_dir)
+    run = folder.read_run()
+    write_run_stats(folder.root, references=run.get("references", []), alpha=alpha, resamples=resamples)
+    return write_reports(folder.root)

@@ -11,6 +11,7 @@ import pandas as pd
 
 from benchbox import atomic
 from benchbox.results import RunFolder
+from reports.figures import significance_matrix_png
 
 __all__ = ["write_report", "render_report", "leaderboard_table"]
 
@@ -104,6 +105,23 @@ def render_report(run_dir: Path) -> str:
     else:
         per_session_columns = []
 
+    stats = folder.read_json(folder.stats_path) if folder.stats_path.exists() else None
+    intervals, matrices = {}, []
+    if stats:
+        for row in stats.get("scores", []):
+            if row["metric"] == "ccc" and row["scope"] == "global" and row["ci_low"] is not None:
+                intervals[(row["model"], row["target"])] = (
+                    f"{_fmt(row['estimate'])} [{_fmt(row['ci_low'])}, {_fmt(row['ci_high'])}]")
+        usable = [m for m, info in stats.get("models", {}).items() if info.get("status") == "ok"]
+        ranked = [r["model"] for r in rows]
+        ordered = sorted(usable, key=lambda m: (ranked.index(m) if m in ranked else len(ranked), m))
+        for target in targets:
+            image = significance_matrix_png(stats.get("tests", []), ordered, target)
+            if image:
+                matrices.append({"target": target, "image": image})
+    for row in rows:
+        row["intervals"] = [intervals.get((row["model"], t), "–") for t in targets]
+
     template = _environment().get_template("report.html")
     return template.render(
         run=run,
@@ -116,6 +134,8 @@ def render_report(run_dir: Path) -> str:
         per_session=per_session,
         per_session_columns=per_session_columns,
         headline=run["suite"]["definition"]["scoring"],
+        stats=stats,
+        matrices=matrices,
         generated_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )
 
