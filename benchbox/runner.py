@@ -21,10 +21,17 @@ import pandas as pd
 
 from benchbox import atomic
 from benchbox.cache import Cache, benchbox_home
-from benchbox.corpus.session import Corpus, Session, strip_labels
+from benchbox.corpus.session import FRAME_STEP_S, Corpus, Session, strip_labels
 from benchbox.environment import environment_info
 from benchbox.errors import BenchboxError, PredictionError, SuiteError
 from benchbox.plugin import ModelContext
+from benchbox.protocol import (
+    PostProcessing,
+    choose_delay,
+    delay_shifted_sessions,
+    fit_postprocessing,
+    shift_predictions,
+)
 from benchbox.registry import MODEL_GROUP, create_model, did_you_mean, model_info, model_names
 from benchbox.results import RunFolder, frame_table
 from benchbox.scoring import SCORE_COLUMNS, score_table
@@ -120,42 +127,111 @@ def _seed_everything(seed: int) -> None:
         sys.modules["torch"].manual_seed(seed)
 
 
-def _run_unit(config: RunConfig, folder: RunFolder, name: str, seed: int, partitions, cache: Cache) -> str | None:
-    """Fit and predict one unit; returns None on success or the error message."""
+class _StageError(Exception):
+    """Carries which stage of a unit raised (create, fit, predict, validate) and the original error."""
+
+    def __init__(self, stage: str, error: Exception) -> None:
+        super().__init__(stage)
+        self.stage, self.error = stage, error
+
+
+def _staged(stage: str, function, *args):
+    try:
+        return function(*args)
+    except KeyboardInterrupt:
+        raise
+    except Exception as exc:  # re-raised with the stage attached; the unit's handler records it
+        raise _StageError(stage, exc) from exc
+
+
+def _fit_predict_delay(config: RunConfig, folder: RunFolder, name: str, seed: int, partitions, cache: Cache,
+                      delay: int) -> tuple[dict[str, np.ndarray], dict]:
+    """Fit a fresh model on labels shifted by ``delay`` frames; predictions shifted back, validated.
+
+    The result is stored in the unit folder, so a killed unit resumes at the next delay.
+    """
     unit_dir = folder.unit_dir(name, seed)
-    scratch = unit_dir / "scratch"
+    stored = unit_dir / f"delay-{delay}.npz"
+    timing_path = unit_dir / f"delay-{delay}.json"
+    scored = partitions.select + partitions.test
+    if stored.exists() and timing_path.exists():
+        with np.load(stored) as data:
+            return {s.id: data[s.id] for s in scored}, folder.read_json(timing_path)
+    scratch = unit_dir / "scratch" / f"delay-{delay}"
     scratch.mkdir(parents=True, exist_ok=True)
-    ctx = ModelContext(
-        targets=config.suite.targets,
-        seed=seed,
-        device=config.device,
-        cache=cache,
-        scratch_dir=scratch,
-        logger=logging.getLogger(f"benchbox.model.{name}"),
-    )
+    ctx = ModelContext(targets=config.suite.targets, seed=seed, device=config.device, cache=cache,
+                       scratch_dir=scratch, logger=logging.getLogger(f"benchbox.model.{name}"))
+    model = _staged("create", create_model, name)
+    missing = [m for m in sorted(model.modalities) if not _corpus_has(config.corpus, m)]
+    if missing:
+        raise _StageError("create", BenchboxError(
+            f"Model {name!r} needs {', '.join(missing)}, which the corpus does not have."))
+    _seed_everything(seed)
+    started = time.perf_counter()
+    _staged("fit", model.fit, delay_shifted_sessions(partitions.fit, delay),
+            delay_shifted_sessions(partitions.select, delay), ctx)
+    fit_s = time.perf_counter() - started
+    started = time.perf_counter()
+    raw = _staged("predict", model.predict, strip_labels(scored), ctx)
+    predict_s = time.perf_counter() - started
+    checked = _staged("validate", validate_predictions, name, raw, scored, config.suite.targets)
+    shifted = {sid: shift_predictions(values, delay) for sid, values in checked.items()}
+    profile = dict(model.profile_info()) if callable(getattr(model, "profile_info", None)) else {}
+    timing = {"fit_s": round(fit_s, 3), "predict_s": round(predict_s, 3), "profile": profile}
+    with atomic.atomic_path(stored, suffix=".npz") as tmp:
+        np.savez(tmp, **shifted)
+    atomic.write_json(timing_path, timing)
+    return shifted, timing
+
+
+def _apply_protocol(config: RunConfig, name: str, partitions, by_delay: dict[int, dict[str, np.ndarray]]):
+    """Per target: choose the delay on select, then fit and apply post-processing; returns arrays + record."""
+    settings = config.suite.protocol(name)
+    targets = config.suite.targets
+    scored = partitions.select + partitions.test
+    final = {s.id: np.empty((s.num_frames, len(targets))) for s in scored}
+    train_labels = np.concatenate([s.labels for s in partitions.fit])
+    record = {"annotation_delay_candidates_s": [d * FRAME_STEP_S for d in sorted(by_delay)], "targets": {}}
+    for k, target in enumerate(targets):
+        gold = [s.labels[:, k] for s in partitions.select]
+        candidates = {d: [preds[s.id][:, k] for s in partitions.select] for d, preds in by_delay.items()}
+        delay, delay_scores = choose_delay(gold, candidates)
+        chain = PostProcessing()
+        history = {}
+        if settings.postprocessing:
+            chain, history = fit_postprocessing(
+                gold, candidates[delay], train_mean=float(train_labels[:, k].mean()),
+                train_std=float(train_labels[:, k].std()), median_windows_frames=settings.median_windows_frames)
+        for s in scored:
+            final[s.id][:, k] = chain.apply(by_delay[delay][s.id][:, k])
+        record["targets"][target] = {
+            "annotation_delay_s": round(delay * FRAME_STEP_S, 6),
+            "select_ccc_by_delay_s": {f"{d * FRAME_STEP_S:g}": v for d, v in delay_scores.items()},
+            "postprocessing": chain.as_dict() if settings.postprocessing else None,
+            "select_ccc_after_steps": history,
+        }
+    return final, record
+
+
+def _run_unit(config: RunConfig, folder: RunFolder, name: str, seed: int, partitions, cache: Cache) -> str | None:
+    """Fit and predict one unit under the suite's protocol; returns None on success or the error message."""
+    unit_dir = folder.unit_dir(name, seed)
+    unit_dir.mkdir(parents=True, exist_ok=True)
     scored = partitions.select + partitions.test
     partition_of = {s.id: "select" for s in partitions.select} | {s.id: "test" for s in partitions.test}
-    started = time.perf_counter()
-    stage = "create"
+    settings = config.suite.protocol(name)
+    stage = "protocol"
     try:
-        model = create_model(name)
-        missing = [m for m in sorted(model.modalities) if not _corpus_has(config.corpus, m)]
-        if missing:
-            raise BenchboxError(f"Model {name!r} needs {', '.join(missing)}, which the corpus does not have.")
-        _seed_everything(seed)
-        stage = "fit"
-        model.fit(list(partitions.fit), list(partitions.select), ctx)
-        fit_s = time.perf_counter() - started
-        stage = "predict"
-        predict_start = time.perf_counter()
-        raw = model.predict(strip_labels(scored), ctx)
-        predict_s = time.perf_counter() - predict_start
-        stage = "validate"
-        checked = validate_predictions(name, raw, scored, config.suite.targets)
-        profile = dict(model.profile_info()) if callable(getattr(model, "profile_info", None)) else {}
+        by_delay, timings = {}, {}
+        for delay in settings.delays_frames:
+            by_delay[delay], timings[delay] = _fit_predict_delay(config, folder, name, seed, partitions, cache, delay)
+        final, record = _apply_protocol(config, name, partitions, by_delay)
     except KeyboardInterrupt:
         raise
     except Exception as exc:  # any plugin error fails this unit only; it is recorded with its traceback
+        if isinstance(exc, _StageError):
+            delay_note = f" (annotation delay {delay * FRAME_STEP_S:g} s)" if len(settings.delays_frames) > 1 else ""
+            stage, exc = exc.stage + delay_note, exc.error
         message = f"{type(exc).__name__} during {stage}: {exc}"
         atomic.write_text(unit_dir / "traceback.txt", traceback.format_exc())
         atomic.write_json(folder.status_path(name, seed), {
@@ -164,13 +240,16 @@ def _run_unit(config: RunConfig, folder: RunFolder, name: str, seed: int, partit
         })
         return message
     media_s = sum(s.duration_s for s in scored)
-    folder.write_frame(folder.predictions_path(name, seed), frame_table(partition_of, checked, config.suite.targets))
+    predict_s = float(np.mean([t["predict_s"] for t in timings.values()]))
+    folder.write_frame(folder.predictions_path(name, seed), frame_table(partition_of, final, config.suite.targets))
     atomic.write_json(folder.status_path(name, seed), {
         "status": "done",
-        "fit_s": round(fit_s, 3),
+        "fit_s": round(sum(t["fit_s"] for t in timings.values()), 3),
+        "fits": len(timings),
         "predict_s": round(predict_s, 3),
         "predict_real_time_factor": round(predict_s / media_s, 6) if media_s else None,
-        "profile": profile,
+        "profile": timings[settings.delays_frames[0]]["profile"],
+        "protocol": record,
         "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     })
     return None

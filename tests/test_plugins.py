@@ -141,7 +141,7 @@ def test_plugin_runs_through_the_suite_and_bad_plugins_fail_alone(with_plugin, f
     assert short["status"] == "failed"
     assert re.search(r"session \w+_\d: predictions have shape \(100, 2\); expected \(101, 2\)", short["error"])
     crash = folder.unit_status("throwaway-crash", 0)
-    assert "RuntimeError during fit: deliberate failure in fit" in crash["error"]
+    assert "RuntimeError during fit (annotation delay 0 s): deliberate failure in fit" in crash["error"]
     assert "deliberate failure" in (folder.unit_dir("throwaway-crash", 0) / "traceback.txt").read_text()
     scores = pd.read_csv(folder.scores_path)
     assert set(scores["model"]) == {"mean", "throwaway-energy"}

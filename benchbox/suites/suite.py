@@ -12,21 +12,36 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from benchbox.corpus.session import Corpus, LabelledSession
+from benchbox.corpus.session import FRAME_STEP_S, Corpus, LabelledSession
 from benchbox.errors import SuiteError
 from benchbox.metrics import METRICS
 from benchbox.registry import did_you_mean
 
-__all__ = ["Suite", "Partitions", "builtin_suite_names", "load_suite"]
+__all__ = ["Suite", "Partitions", "ProtocolSettings", "builtin_suite_names", "load_suite"]
 
 _SCHEMA: dict[str, set[str]] = {
-    "": {"name", "version", "description", "corpus", "partitions", "scoring", "models"},
+    "": {"name", "version", "description", "corpus", "partitions", "scoring", "models", "protocol"},
+    "protocol": {"annotation_delay_s", "postprocessing", "median_filter_s", "per_model"},
+    "protocol_override": {"annotation_delay_s", "postprocessing", "median_filter_s"},
     "corpus": {"layout", "targets", "label_media_tolerance_frames"},
     "partitions": {"fit", "select", "test"},
     "partition": {"split", "last_fraction"},
     "scoring": {"headline_metric", "headline_scope", "metrics"},
     "models": {"default", "references", "seeds"},
 }
+
+
+def _odd(frames: int) -> int:
+    return frames if frames % 2 else frames + 1
+
+
+@dataclasses.dataclass(frozen=True)
+class ProtocolSettings:
+    """What the harness does around one model: delay candidates (frames) and post-processing."""
+
+    delays_frames: tuple[int, ...] = (0,)
+    postprocessing: bool = False
+    median_windows_frames: tuple[int, ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -81,6 +96,17 @@ class Suite:
     @property
     def default_seeds(self) -> int:
         return int(self.definition["models"].get("seeds", 1))
+
+    def protocol(self, model: str) -> ProtocolSettings:
+        """Annotation delay candidates and post-processing policy for ``model`` (suite-wide + override)."""
+        table = dict(self.definition.get("protocol", {}))
+        override = table.pop("per_model", {}).get(model, {})
+        table.update(override)
+        step = FRAME_STEP_S
+        delays = sorted({int(round(s / step)) for s in table.get("annotation_delay_s", [0.0])})
+        medians = sorted({_odd(int(round(s / step))) for s in table.get("median_filter_s", [])})
+        return ProtocolSettings(delays_frames=tuple(delays), postprocessing=bool(table.get("postprocessing", False)),
+                                median_windows_frames=tuple(medians))
 
     @property
     def definition_hash(self) -> str:
@@ -169,6 +195,19 @@ def _validate(definition: dict[str, Any], source: str) -> None:
         raise SuiteError(f"{source}: [scoring] headline_metric must be one of the listed metrics.")
     if scoring.get("headline_scope") not in ("global", "session"):
         raise SuiteError(f"{source}: [scoring] headline_scope must be 'global' or 'session'.")
+    protocol = definition.get("protocol", {})
+    _check_keys(protocol, "protocol", source)
+    tables = [("[protocol]", protocol)]
+    for model, override in protocol.get("per_model", {}).items():
+        _check_keys(override, "protocol_override", f"{source} [protocol.per_model.{model}]")
+        tables.append((f"[protocol.per_model.{model}]", override))
+    for where, table in tables:
+        for key in ("annotation_delay_s", "median_filter_s"):
+            values = table.get(key, [])
+            if not isinstance(values, list) or not all(isinstance(v, int | float) and 0 <= v <= 30 for v in values):
+                raise SuiteError(f"{source}: {where} {key} must be a list of seconds in [0, 30]. Got {values!r}.")
+        if "annotation_delay_s" in table and not table["annotation_delay_s"]:
+            raise SuiteError(f"{source}: {where} annotation_delay_s must not be empty (use [0.0] for no delay).")
     seeds = definition["models"].get("seeds", 1)
     if not isinstance(seeds, int) or seeds < 1:
         raise SuiteError(f"{source}: [models] seeds must be a positive integer. Got {seeds!r} instead.")
