@@ -94,6 +94,22 @@ def render_report(run_dir: Path) -> str:
                               "predict_s": _fmt(status.get("predict_s"), 2),
                               "rtf": _fmt(status.get("predict_real_time_factor"), 5)})
 
+    decisions = []
+    for model in run["models"]:
+        for seed, status in model.get("units", {}).items():
+            for target, record in (status.get("protocol") or {}).get("targets", {}).items():
+                chain = record.get("postprocessing") or {}
+                steps = []
+                if chain.get("median_window_frames"):
+                    steps.append(f"median {chain['median_window_frames'] * 0.04:.2f} s")
+                if chain.get("scaled"):
+                    steps.append(f"scale ×{chain['scale']:.2f}")
+                if chain.get("centre"):
+                    steps.append(f"shift {chain['shift']:+.3f}")
+                decisions.append({"model": model["name"], "seed": seed, "target": target,
+                                  "delay_s": f"{record['annotation_delay_s']:.1f}",
+                                  "post": ", ".join(steps) or ("none" if chain else "off")})
+
     sessions = scores[(scores["scope"] == "session") & (scores["metric"] == "ccc")] if not scores.empty else scores
     per_session = []
     if not sessions.empty:
@@ -131,6 +147,7 @@ def render_report(run_dir: Path) -> str:
         targets=targets,
         failures=failures,
         costs=costs,
+        decisions=decisions,
         per_session=per_session,
         per_session_columns=per_session_columns,
         headline=run["suite"]["definition"]["scoring"],

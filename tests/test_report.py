@@ -51,6 +51,7 @@ def test_report_renders_in_a_browser_with_provenance_and_scores(run_dir, tmp_pat
     fingerprint = __import__("json").loads((run_dir / "run.json").read_text())["corpus"]["fingerprint"]
     assert fingerprint in dom
     assert "avec2016</code> v1.0.0" in dom
+    assert 'id="protocol"' in dom and "annotation delay (s)" in dom
 
 
 def test_report_says_synthetic_and_escapes_text(run_dir, tmp_path):
