@@ -1,5 +1,16 @@
 """Handcrafted features for the baselines, cached by content (see :mod:`benchbox.cache`)."""
 
+from baselines.features.appearance import (
+    APPEARANCE_EXTRACTOR,
+    APPEARANCE_EXTRACTOR_VERSION,
+    NUM_GABOR_FILTERS,
+    NUM_LBP_BINS,
+    AppearancePCA,
+    LbpTopCodes,
+    appearance_feature_dim,
+    appearance_window_features,
+    lbp_codes,
+)
 from baselines.features.egemaps import (
     EGEMAPS_EXTRACTOR,
     EGEMAPS_EXTRACTOR_VERSION,
@@ -13,6 +24,15 @@ from baselines.features.egemaps import (
 )
 
 __all__ = [
+    "APPEARANCE_EXTRACTOR",
+    "APPEARANCE_EXTRACTOR_VERSION",
+    "NUM_GABOR_FILTERS",
+    "NUM_LBP_BINS",
+    "AppearancePCA",
+    "LbpTopCodes",
+    "appearance_feature_dim",
+    "appearance_window_features",
+    "lbp_codes",
     "EGEMAPS_EXTRACTOR",
     "EGEMAPS_EXTRACTOR_VERSION",
     "EGEMAPS_SAMPLE_RATE_HZ",

@@ -33,7 +33,9 @@ Gabor (LGBP)
     crop) x 4 orientations (0, 45, 90, 135 degrees); LBP-TOP is computed on each complex magnitude.
     The halving keeps the cost within the speed budget (full resolution costs about 4 times more).
 
-Speed (one core, 7,500 crops of 96 x 96): see ``tests/benchmarks/test_bench_appearance.py``.
+Speed and memory (one core, a 300 s session of 7,500 crops of 96 x 96; measured with
+``tests/benchmarks/test_bench_appearance.py``): LBP-TOP about 3.2 s (output 85 MB); LGBP-TOP about
+15 s (output 680 MB: reduce it with :class:`AppearancePCA` before keeping many sessions in memory).
 """
 
 from __future__ import annotations
@@ -139,7 +141,9 @@ def lbp_codes(gray_volume: np.ndarray) -> LbpTopCodes:
         ((4, 3, 3), (2, 5, 3), (2, 3, 5))
     """
     volume = np.asarray(gray_volume)
-    if volume.ndim != 3 or not (np.issubdtype(volume.dtype, np.integer) or np.issubdtype(volume.dtype, np.floating)):
+    if volume.ndim != 3 or not (
+        np.issubdtype(volume.dtype, np.integer) or np.issubdtype(volume.dtype, np.floating)
+    ):
         raise ValueError(
             "The 'gray_volume' parameter of lbp_codes must be a real (T, H, W) array. "
             f"Got shape {volume.shape} and dtype {volume.dtype} instead."
@@ -205,7 +209,9 @@ def appearance_window_features(
 
 def _check_positive_int(function: str, name: str, value: Any) -> None:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"The '{name}' parameter of {function} must be a positive int. Got {value!r} instead.")
+        raise ValueError(
+            f"The '{name}' parameter of {function} must be a positive int. Got {value!r} instead."
+        )
 
 
 def _check_crops(function: str, crops: Any, *, min_size: int) -> None:
@@ -241,7 +247,9 @@ def _gabor_kernels() -> tuple[tuple[np.ndarray, np.ndarray], ...]:
         for theta in _GABOR_ORIENTATIONS_RAD:
             pair = []
             for phase in (0.0, np.pi / 2):
-                kernel = cv2.getGaborKernel((size, size), sigma, theta, wavelength, 0.5, phase, ktype=cv2.CV_64F)
+                kernel = cv2.getGaborKernel(
+                    (size, size), sigma, theta, wavelength, 0.5, phase, ktype=cv2.CV_64F
+                )
                 kernel -= kernel.mean()
                 pair.append((kernel / np.abs(kernel).sum()).astype(np.float32))
             kernels.append(tuple(pair))
@@ -258,7 +266,11 @@ def _gabor_magnitudes(gray: np.ndarray) -> list[np.ndarray]:
     small_size = (width // _GABOR_DOWNSAMPLE, height // _GABOR_DOWNSAMPLE)  # (width, height), as cv2
     gray = gray.astype(np.float32)
     if height % _GABOR_DOWNSAMPLE == 0:  # one call: area averaging never mixes rows of two frames
-        small = cv2.resize(gray.reshape(num * height, width), (small_size[0], num * small_size[1]), interpolation=cv2.INTER_AREA)
+        small = cv2.resize(
+            gray.reshape(num * height, width),
+            (small_size[0], num * small_size[1]),
+            interpolation=cv2.INTER_AREA,
+        )
     else:
         small = np.stack([cv2.resize(frame, small_size, interpolation=cv2.INTER_AREA) for frame in gray])
     small_height = small_size[1]
@@ -272,7 +284,9 @@ def _gabor_magnitudes(gray: np.ndarray) -> list[np.ndarray]:
                 np.pad(small, ((0, 0), (pad, pad), (0, 0)), mode="reflect").reshape(-1, small.shape[2])
             )
         stacked = padded_by[pad]
-        response = cv2.magnitude(cv2.filter2D(stacked, cv2.CV_32F, even), cv2.filter2D(stacked, cv2.CV_32F, odd))
+        response = cv2.magnitude(
+            cv2.filter2D(stacked, cv2.CV_32F, even), cv2.filter2D(stacked, cv2.CV_32F, odd)
+        )
         magnitudes.append(response.reshape(num, small_height + 2 * pad, -1)[:, pad : pad + small_height])
     return magnitudes
 
@@ -313,7 +327,9 @@ def _per_frame_block_histograms(crops: np.ndarray, *, grid: tuple[int, int], gab
     block_ids = _block_ids(height, width, grid)
     plane_block_ids = {"xy": block_ids[1:-1, 1:-1], "xt": block_ids[:, 1:-1], "yt": block_ids[1:-1, :]}
     chunk_frames = min(_CHUNK_FRAMES, num_video_frames)
-    plane_offsets = {plane: _bin_offsets(ids, num_blocks, chunk_frames) for plane, ids in plane_block_ids.items()}
+    plane_offsets = {
+        plane: _bin_offsets(ids, num_blocks, chunk_frames) for plane, ids in plane_block_ids.items()
+    }
     plane_width = num_blocks * NUM_LBP_BINS
     largest_block = int(np.bincount(block_ids.ravel()).max())
     dtype = np.uint16 if largest_block <= np.iinfo(np.uint16).max else np.uint32
@@ -384,7 +400,9 @@ class AppearancePCA(TransformerMixin, BaseEstimator):
         (4, 3)
     """
 
-    def __init__(self, n_components: int | float = 100, *, whiten: bool = False, random_state: int | None = 0):
+    def __init__(
+        self, n_components: int | float = 100, *, whiten: bool = False, random_state: int | None = 0
+    ):
         self.n_components = n_components
         self.whiten = whiten
         self.random_state = random_state
@@ -395,7 +413,9 @@ class AppearancePCA(TransformerMixin, BaseEstimator):
         X = check_array(X, dtype=[np.float32, np.float64])  # noqa: N806
         num_samples, num_features = X.shape
         n_components = self.n_components
-        is_fraction = isinstance(n_components, numbers.Real) and not isinstance(n_components, numbers.Integral)
+        is_fraction = isinstance(n_components, numbers.Real) and not isinstance(
+            n_components, numbers.Integral
+        )
         if is_fraction and not 0.0 < n_components < 1.0:
             raise ValueError(
                 "The 'n_components' parameter of AppearancePCA must be a positive int or a float in (0, 1). "
