@@ -9,8 +9,9 @@ instances have:
   (model selection, early stopping); never the test partition;
 - ``predict(sessions, ctx) -> {session_id: array (num_frames, num_targets)}`` on label-free sessions,
   columns in ``ctx.targets`` order;
-- optionally ``profile_info() -> dict`` (cost figures: parameters, FLOPs, preset, ...) and a class
-  attribute ``description`` (else the first docstring line is used).
+- optionally ``profile_info() -> dict`` (cost figures: parameters, FLOPs, preset, ...), a class
+  attribute ``description`` (else the first docstring line is used) and a class attribute ``family``
+  (``"handcrafted"``, ``"end-to-end"``, ...): a suite can name ``best:<family>`` as a reference system.
 
 Plugin modules must be cheap to import: import torch and other heavy packages inside ``fit``/``predict``
 so that ``benchbox models`` stays instant.

@@ -27,6 +27,7 @@ class ModelInfo:
     package: str
     description: str
     target: str  # "module:attr" of the entry point
+    family: str = ""  # optional plugin attribute: "reference", "handcrafted", "end-to-end", ...
 
 
 def _group(group: str) -> dict[str, EntryPoint]:
@@ -86,7 +87,8 @@ def model_info(name: str) -> ModelInfo:
     factory = load_entry_point(MODEL_GROUP, name)
     ep = model_entry_points()[name]
     modalities = getattr(factory, "modalities", ())
-    return ModelInfo(name, tuple(sorted(modalities)), _package(ep), _description(factory), ep.value)
+    return ModelInfo(name, tuple(sorted(modalities)), _package(ep), _description(factory), ep.value,
+                     str(getattr(factory, "family", "") or ""))
 
 
 def create_model(name: str):

@@ -292,7 +292,7 @@ def _run_json(config: RunConfig, partitions, fingerprint: str, units: dict) -> d
         info = model_info(name)
         models.append({"name": name, "package": info.package, "entry_point": info.target,
                        "modalities": list(info.modalities), "description": info.description,
-                       "units": units.get(name, {})})
+                       "family": info.family, "units": units.get(name, {})})
     return {
         "benchbox_run_format": 1,
         "suite": {"name": config.suite.name, "version": config.suite.version, "source": config.suite.source,
@@ -367,5 +367,29 @@ def finish_run(run_dir: Path, *, alpha: float = 0.05, resamples: int = 10_000) -
 
     folder = RunFolder(run_dir)
     run = folder.read_run()
-    write_run_stats(folder.root, references=run.get("references", []), alpha=alpha, resamples=resamples)
+    references = resolve_references(run.get("references", []), run, folder)
+    write_run_stats(folder.root, references=references, alpha=alpha, resamples=resamples)
     return write_reports(folder.root)
+
+
+def resolve_references(references: Sequence[str], run: dict, folder: RunFolder) -> list[str]:
+    """Concrete reference models: names as given; ``best:<family>`` becomes the model of that family
+    with the best mean global CCC on the *select* partition (never chosen on the test partition)."""
+    resolved = []
+    for reference in references:
+        if not reference.startswith("best:"):
+            resolved.append(reference)
+            continue
+        family = reference.removeprefix("best:")
+        candidates = [m["name"] for m in run.get("models", []) if m.get("family") == family]
+        if not candidates or not folder.scores_path.exists():
+            continue
+        scores = pd.read_csv(folder.scores_path, dtype={"session": str})
+        select = scores[(scores["partition"] == "select") & (scores["scope"] == "global")
+                        & (scores["metric"] == "ccc") & (scores["model"].isin(candidates))]
+        if select.empty:
+            continue
+        best = select.groupby("model")["value"].mean().idxmax()
+        if best not in resolved:
+            resolved.append(best)
+    return resolved

@@ -95,3 +95,19 @@ def test_help_and_models_do_not_import_torch():
             "assert 'torch' not in sys.modules, 'torch imported'\n"
             "assert 'pandas' not in sys.modules, 'pandas imported'\n")
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def test_best_family_reference_is_chosen_on_the_select_partition(tmp_path):
+    from benchbox.runner import resolve_references
+
+    folder = RunFolder(tmp_path)
+    rows = []
+    for model, select, test in (("a", 0.2, 0.9), ("b", 0.5, 0.1), ("c", 0.9, 0.9)):
+        for partition, value in (("select", select), ("test", test)):
+            rows.append({"model": model, "seed": 0, "partition": partition, "target": "arousal", "metric": "ccc",
+                         "scope": "global", "session": "", "value": value})
+    pd.DataFrame(rows).to_csv(folder.scores_path, index=False)
+    run = {"models": [{"name": "a", "family": "handcrafted"}, {"name": "b", "family": "handcrafted"},
+                      {"name": "c", "family": "end-to-end"}]}
+    assert resolve_references(["mean", "best:handcrafted"], run, folder) == ["mean", "b"]
+    assert resolve_references(["best:nothing"], run, folder) == []

@@ -10,7 +10,7 @@ def test_avec2016_is_shipped_and_valid():
     suite = load_suite("avec2016")
     assert suite.targets == ("arousal", "valence")
     assert suite.headline == ("ccc", "global")
-    assert suite.references == ["mean"]
+    assert suite.references == ["mean", "best:handcrafted"]
 
 
 def test_unknown_suite_suggests(tmp_path):

@@ -17,6 +17,7 @@ class MeanModel:
 
     name = "mean"
     modalities = frozenset()
+    family = "reference"
     description = "Predicts the training-set mean of each target for every frame (chance reference)."
 
     def __init__(self) -> None:
