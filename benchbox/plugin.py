@@ -11,7 +11,11 @@ instances have:
   columns in ``ctx.targets`` order;
 - optionally ``profile_info() -> dict`` (cost figures: parameters, FLOPs, preset, ...), a class
   attribute ``description`` (else the first docstring line is used) and a class attribute ``family``
-  (``"handcrafted"``, ``"end-to-end"``, ...): a suite can name ``best:<family>`` as a reference system.
+  (``"handcrafted"``, ``"end-to-end"``, ...): a suite can name ``best:<family>`` as a reference system;
+- optionally ``requires``: names of models whose predictions this model combines (late fusion). The
+  harness runs them first and hands their predictions in ``ctx.upstream``; such a model gets no
+  annotation-delay search and no post-processing (its inputs are already compensated), unless the suite
+  sets them for it explicitly.
 
 Plugin modules must be cheap to import: import torch and other heavy packages inside ``fit``/``predict``
 so that ``benchbox models`` stays instant.
@@ -23,7 +27,7 @@ import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -47,7 +51,10 @@ class ModelContext:
         scratch_dir: A folder private to this unit (checkpoints, temporary files); kept between resumes.
         logger: Logger for progress messages.
         frame_step_s: Spacing of the label grid.
-        options: Free-form options from the suite for this model.
+        upstream: For a model that declares ``requires`` (e.g. late fusion): the final predictions
+            (after the harness's delay compensation and post-processing) of each required model, same
+            seed, ``{model: {session_id: array (num_frames, num_targets)}}`` for the select and test
+            sessions.
     """
 
     targets: tuple[str, ...]
@@ -57,7 +64,7 @@ class ModelContext:
     scratch_dir: Path
     logger: logging.Logger
     frame_step_s: float = 0.04
-    options: Mapping[str, Any] = dataclasses.field(default_factory=dict)
+    upstream: Mapping[str, Mapping[str, np.ndarray]] = dataclasses.field(default_factory=dict)
 
 
 @runtime_checkable

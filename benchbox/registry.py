@@ -28,6 +28,7 @@ class ModelInfo:
     description: str
     target: str  # "module:attr" of the entry point
     family: str = ""  # optional plugin attribute: "reference", "handcrafted", "end-to-end", ...
+    requires: tuple[str, ...] = ()  # models whose predictions this one combines (late fusion)
 
 
 def _group(group: str) -> dict[str, EntryPoint]:
@@ -88,7 +89,7 @@ def model_info(name: str) -> ModelInfo:
     ep = model_entry_points()[name]
     modalities = getattr(factory, "modalities", ())
     return ModelInfo(name, tuple(sorted(modalities)), _package(ep), _description(factory), ep.value,
-                     str(getattr(factory, "family", "") or ""))
+                     str(getattr(factory, "family", "") or ""), tuple(getattr(factory, "requires", ()) or ()))
 
 
 def create_model(name: str):

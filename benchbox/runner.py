@@ -80,7 +80,36 @@ def resolve_models(requested: Sequence[str] | None, suite: Suite) -> list[str]:
     unknown = [name for name in requested if name not in available]
     if unknown:
         raise BenchboxError(f"Unknown model {unknown[0]!r}.{did_you_mean(unknown[0], available)}")
-    return list(dict.fromkeys(requested))
+    ordered: list[str] = []
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if name in ordered:
+            return
+        if name in path:
+            raise BenchboxError(f"Models require each other in a cycle: {' -> '.join((*path, name))}.")
+        for required in model_info(name).requires:
+            if required not in available:
+                raise BenchboxError(f"Model {name!r} combines {required!r}, which is not installed."
+                                    f"{did_you_mean(required, available)}")
+            visit(required, (*path, name))
+        ordered.append(name)
+
+    for name in dict.fromkeys(requested):
+        visit(name, ())
+    return ordered
+
+
+def _upstream_predictions(folder: RunFolder, model: str, seed: int, requires: Sequence[str],
+                          targets: tuple[str, ...]) -> dict[str, dict[str, np.ndarray]]:
+    upstream = {}
+    for required in requires:
+        if not folder.is_done(required, seed):
+            raise BenchboxError(f"Model {model!r} combines {required!r}, which has no finished predictions "
+                                f"for seed {seed} (see its status in {folder.unit_dir(required, seed)}).")
+        table = folder.read_predictions(required, seed)
+        upstream[required] = {sid: part[list(targets)].to_numpy(dtype=np.float64)
+                              for sid, part in table.groupby("session", sort=False)}
+    return upstream
 
 
 def validate_predictions(model: str, predictions, sessions: Sequence[Session], targets: tuple[str, ...]) -> dict:
@@ -159,9 +188,11 @@ def _fit_predict_delay(config: RunConfig, folder: RunFolder, name: str, seed: in
             return {s.id: data[s.id] for s in scored}, folder.read_json(timing_path)
     scratch = unit_dir / "scratch" / f"delay-{delay}"
     scratch.mkdir(parents=True, exist_ok=True)
-    ctx = ModelContext(targets=config.suite.targets, seed=seed, device=config.device, cache=cache,
-                       scratch_dir=scratch, logger=logging.getLogger(f"benchbox.model.{name}"))
     model = _staged("create", create_model, name)
+    requires = tuple(getattr(model, "requires", ()) or ())
+    upstream = _staged("create", _upstream_predictions, folder, name, seed, requires, config.suite.targets)
+    ctx = ModelContext(targets=config.suite.targets, seed=seed, device=config.device, cache=cache,
+                       scratch_dir=scratch, logger=logging.getLogger(f"benchbox.model.{name}"), upstream=upstream)
     missing = [m for m in sorted(model.modalities) if not _corpus_has(config.corpus, m)]
     if missing:
         raise _StageError("create", BenchboxError(
@@ -184,9 +215,13 @@ def _fit_predict_delay(config: RunConfig, folder: RunFolder, name: str, seed: in
     return shifted, timing
 
 
+def _protocol_settings(config: RunConfig, name: str):
+    return config.suite.protocol(name, combines_predictions=bool(model_info(name).requires))
+
+
 def _apply_protocol(config: RunConfig, name: str, partitions, by_delay: dict[int, dict[str, np.ndarray]]):
     """Per target: choose the delay on select, then fit and apply post-processing; returns arrays + record."""
-    settings = config.suite.protocol(name)
+    settings = _protocol_settings(config, name)
     targets = config.suite.targets
     scored = partitions.select + partitions.test
     final = {s.id: np.empty((s.num_frames, len(targets))) for s in scored}
@@ -219,7 +254,7 @@ def _run_unit(config: RunConfig, folder: RunFolder, name: str, seed: int, partit
     unit_dir.mkdir(parents=True, exist_ok=True)
     scored = partitions.select + partitions.test
     partition_of = {s.id: "select" for s in partitions.select} | {s.id: "test" for s in partitions.test}
-    settings = config.suite.protocol(name)
+    settings = _protocol_settings(config, name)
     stage = "protocol"
     try:
         by_delay, timings = {}, {}

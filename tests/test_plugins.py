@@ -61,6 +61,12 @@ class WrongLength:
         return {s.id: np.zeros((s.num_frames - 1, len(ctx.targets))) for s in sessions}
 
 
+from baselines.fusion import late_fusion_plugin
+
+EnergyFusion = late_fusion_plugin("throwaway-fusion", ["throwaway-energy", "mean"])
+BrokenFusion = late_fusion_plugin("throwaway-fusion-broken", ["throwaway-crash", "mean"])
+
+
 class Crashes:
     """Raises while fitting (must fail alone)."""
 
@@ -87,6 +93,8 @@ version = "0.0.1"
 throwaway-energy = "throwaway_plugin:AudioEnergy"
 throwaway-short = "throwaway_plugin:WrongLength"
 throwaway-crash = "throwaway_plugin:Crashes"
+throwaway-fusion = "throwaway_plugin:EnergyFusion"
+throwaway-fusion-broken = "throwaway_plugin:BrokenFusion"
 '''
 
 
@@ -156,3 +164,32 @@ def test_check_model_accepts_a_good_plugin_and_rejects_a_bad_one(with_plugin, fo
     assert result.num_predicted_sessions == 2 and set(result.frames_per_session.values()) == {101}
     with pytest.raises(BenchboxError, match="predictions have shape"):
         check_model(WrongLength, corpus_root=foreign_corpus)
+
+
+def test_late_fusion_of_a_user_plugin_runs_after_its_inputs(with_plugin, foreign_corpus, tmp_path):
+    from benchbox.runner import resolve_models
+    from benchbox.suites import load_suite
+
+    assert resolve_models(["throwaway-fusion"], load_suite("avec2016")) == ["throwaway-energy", "mean",
+                                                                          "throwaway-fusion"]
+    out = tmp_path / "run"
+    assert main(["run", "--data-root", str(foreign_corpus), "--out", str(out), "--no-progress",
+                 "--models", "throwaway-fusion"]) == 0
+    folder = RunFolder(out)
+    status = folder.unit_status("throwaway-fusion", 0)
+    assert status["fits"] == 1  # no delay search on already-compensated inputs
+    weights = status["profile"]["weights"]["target_0"]
+    assert set(weights) == {"throwaway-energy", "mean", "intercept"}
+    fused = folder.read_predictions("throwaway-fusion", 0)
+    assert len(fused) == len(folder.read_gold()) and fused[["arousal", "valence"]].notna().all().all()
+
+
+def test_late_fusion_fails_alone_when_an_input_failed(with_plugin, foreign_corpus, tmp_path):
+    out = tmp_path / "run"
+    assert main(["run", "--data-root", str(foreign_corpus), "--out", str(out), "--no-progress",
+                 "--models", "throwaway-fusion-broken"]) == 1
+    folder = RunFolder(out)
+    assert folder.is_done("mean", 0)
+    status = folder.unit_status("throwaway-fusion-broken", 0)
+    assert status["status"] == "failed"
+    assert "combines 'throwaway-crash', which has no finished predictions for seed 0" in status["error"]

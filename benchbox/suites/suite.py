@@ -97,10 +97,16 @@ class Suite:
     def default_seeds(self) -> int:
         return int(self.definition["models"].get("seeds", 1))
 
-    def protocol(self, model: str) -> ProtocolSettings:
-        """Annotation delay candidates and post-processing policy for ``model`` (suite-wide + override)."""
+    def protocol(self, model: str, *, combines_predictions: bool = False) -> ProtocolSettings:
+        """Annotation delay candidates and post-processing policy for ``model`` (suite-wide + override).
+
+        A model that combines other models' predictions (late fusion) gets no delay search and no
+        post-processing unless the suite's ``[protocol.per_model.<name>]`` says otherwise.
+        """
         table = dict(self.definition.get("protocol", {}))
         override = table.pop("per_model", {}).get(model, {})
+        if combines_predictions:
+            table.update(annotation_delay_s=[0.0], postprocessing=False)
         table.update(override)
         step = FRAME_STEP_S
         delays = sorted({int(round(s / step)) for s in table.get("annotation_delay_s", [0.0])})
