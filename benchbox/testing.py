@@ -63,8 +63,20 @@ def check_model(factory, *, name: str | None = None, corpus_root: str | Path | N
         partitions = suite_obj.partitions(corpus)
         scratch = Path(tmp) / "scratch"
         scratch.mkdir()
-        ctx = ModelContext(targets=suite_obj.targets, seed=seed, device=device, cache=Cache(Path(tmp) / "cache"),
-                           scratch_dir=scratch, logger=logging.getLogger(f"benchbox.check.{name}"))
+        cache = Cache(Path(tmp) / "cache")
+        upstream = {}
+        for required in getattr(model, "requires", ()) or ():  # a fusion model: its inputs first
+            from benchbox.registry import create_model
+
+            inner = create_model(required)
+            inner_ctx = ModelContext(targets=suite_obj.targets, seed=seed, device=device, cache=cache,
+                                     scratch_dir=scratch, logger=logging.getLogger(f"benchbox.check.{required}"))
+            inner.fit(partitions.fit, partitions.select, inner_ctx)
+            upstream[required] = validate_predictions(
+                required, inner.predict(strip_labels(partitions.select + partitions.test), inner_ctx),
+                partitions.select + partitions.test, suite_obj.targets)
+        ctx = ModelContext(targets=suite_obj.targets, seed=seed, device=device, cache=cache, scratch_dir=scratch,
+                           logger=logging.getLogger(f"benchbox.check.{name}"), upstream=upstream)
         try:
             model.fit(partitions.fit, partitions.select, ctx)
             raw = model.predict(strip_labels(partitions.test), ctx)

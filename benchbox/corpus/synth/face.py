@@ -246,8 +246,8 @@ def build_rig(style: FaceStyle) -> FaceRig:
 
     skin = np.asarray(style.skin_bgr) * style.brightness
     mouth_skin = local(cx, cy + lay["mouth_y"] - 0.12 * fh)
-    eye_shade = np.mean([local(cx + s * lay["eye_x"], cy + lay["eye_y"]) for s in (-1, 1)], axis=0) / np.maximum(skin, 1)
-    eye_shade = float(np.clip(np.mean(eye_shade), 0.45, 1.0))
+    eye_skin = np.mean([local(cx + s * lay["eye_x"], cy + lay["eye_y"]) for s in (-1, 1)], axis=0)
+    eye_shade = float(np.clip(np.mean(eye_skin / np.maximum(skin, 1)), 0.45, 1.0))
     fold_skin = np.mean([local(cx + s * 0.3 * fw, cy + 0.4 * fh) for s in (-1, 1)], axis=0)
 
     def tup(c) -> tuple[float, float, float]:

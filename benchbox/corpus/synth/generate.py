@@ -193,7 +193,9 @@ def synthesize(
     counts, seconds, seed, workers = _validate(train, dev, test, seconds, seed, workers, progress)
     root = Path(out_dir).expanduser()
     if root.exists() and not root.is_dir():
-        raise CorpusError(f"The 'out_dir' parameter of synthesize must be a folder. Got {str(root)!r}, a file, instead.")
+        raise CorpusError(
+            f"The 'out_dir' parameter of synthesize must be a folder. Got {str(root)!r}, a file, instead."
+        )
     root.mkdir(parents=True, exist_ok=True)
     (root / SYNTHETIC_MARKER).unlink(missing_ok=True)  # incomplete until every session is rewritten
 

@@ -69,6 +69,8 @@ class BehaviourStyle:
 
 @dataclasses.dataclass(frozen=True)
 class Subject:
+    """One recorded person: sex, voice, behaviour and appearance."""
+
     female: bool
     voice: VoiceStyle
     behaviour: BehaviourStyle

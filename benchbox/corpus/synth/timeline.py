@@ -56,14 +56,6 @@ class Timeline:
     utterance_end_s: np.ndarray
     utterance_rise: np.ndarray
 
-    def speaking(self, times_s: np.ndarray) -> np.ndarray:
-        """Boolean mask: is ``times_s`` inside an utterance?"""
-        times_s = np.asarray(times_s, dtype=np.float64)
-        if self.utterance_start_s.size == 0:
-            return np.zeros(times_s.shape, dtype=bool)
-        index = np.searchsorted(self.utterance_start_s, times_s, side="right") - 1
-        return (index >= 0) & (times_s < self.utterance_end_s[np.clip(index, 0, None)])
-
 
 def draw_timeline(rng: np.random.Generator, voice: VoiceStyle, arousal: np.ndarray, valence: np.ndarray, *,
                   step_s: float, seconds: float) -> Timeline:

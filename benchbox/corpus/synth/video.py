@@ -67,7 +67,8 @@ def expression_tracks(rng: np.random.Generator, behaviour: BehaviourStyle, arous
 
     gain = behaviour.expressivity
     smile = behaviour.resting_smile + gain * 3.0 * (valence - 0.1) + 0.08 * smooth(2.0)
-    eye_open = (behaviour.resting_eye_open + gain * 0.45 * arousal + 0.06 * smooth(1.0)) * _blinks(rng, behaviour, arousal)
+    eye_open = behaviour.resting_eye_open + gain * 0.45 * arousal + 0.06 * smooth(1.0)
+    eye_open = eye_open * _blinks(rng, behaviour, arousal)
     brow_raise = gain * 1.3 * arousal + 0.25 * smooth(1.5) + 0.25 * jaw
     brow_frown = -gain * 2.5 * valence + 0.1 * smooth(3.0)
     mouth_open = 0.85 * jaw + 0.08 * np.clip(arousal, 0, None) + 0.03 * smooth(0.5)

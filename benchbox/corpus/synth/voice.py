@@ -201,7 +201,8 @@ def _filter_block(sos: np.ndarray, x: np.ndarray, state: np.ndarray) -> np.ndarr
     return y[0]
 
 
-def _voiced_speech(rng: np.random.Generator, controls: VoiceControls, voice: VoiceStyle, num_samples: int) -> np.ndarray:
+def _voiced_speech(rng: np.random.Generator, controls: VoiceControls, voice: VoiceStyle,
+                   num_samples: int) -> np.ndarray:
     """Glottal source plus aspiration through the time-varying filter, computed only where voiced.
 
     Work happens on a ``(sounding blocks, samples per block)`` layout, so silence (about half of a
