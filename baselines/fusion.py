@@ -23,7 +23,7 @@ from benchbox.corpus.session import LabelledSession, Session
 from benchbox.errors import BenchboxError
 from benchbox.plugin import ModelContext
 
-__all__ = ["LateFusion", "late_fusion_plugin"]
+__all__ = ["LateFusion", "late_fusion_plugin", "AvecLateFusion"]
 
 
 class LateFusion:
@@ -80,3 +80,10 @@ def late_fusion_plugin(name: str, combines: Sequence[str], description: str | No
     text = description or f"Linear late fusion of {', '.join(combines)}, fitted on the select partition."
     return type(f"LateFusion_{name.replace('-', '_')}", (LateFusion,),
                 {"name": name, "requires": tuple(combines), "description": text, "__doc__": text})
+
+
+#: The built-in fusion of the AVEC-style audio and video baselines.
+AvecLateFusion = late_fusion_plugin(
+    "late-fusion", ["egemaps-svr", "appearance-svr"],
+    "AVEC-style late fusion: linear regression on egemaps-svr and appearance-svr predictions (fitted on select).",
+)
