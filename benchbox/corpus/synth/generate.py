@@ -148,7 +148,7 @@ def _validate(train, dev, test, seconds, seed, workers, progress) -> tuple[dict[
                           f"Got {workers!r} instead.")
     if progress is not None and not callable(progress):
         raise CorpusError(f"The 'progress' parameter of synthesize must be callable or None. Got {progress!r} instead.")
-    return counts, float(round(steps) * FRAME_STEP_S), int(seed), int(workers)
+    return counts, float(seconds), int(seed), int(workers)
 
 
 def synthesize(
