@@ -46,9 +46,10 @@ class AppearanceRegressorModel(WindowedRegressorModel):
         frame_subsample: int = 5,
         n_jobs: int = 1,
         clip_sd: float | None = 5.0,
+        session_normalisation: bool = False,
     ) -> None:
         super().__init__(windows_s=windows_s, grid=grid, frame_subsample=frame_subsample, n_jobs=n_jobs,
-                         clip_sd=clip_sd)
+                         clip_sd=clip_sd, session_normalisation=session_normalisation)
         self.n_components = n_components
 
     @property

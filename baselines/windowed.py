@@ -32,6 +32,8 @@ class WindowedRegressorModel:
         n_jobs: threads of the regressor where it has any (xgboost).
         clip_sd: clip standardised features to this many training SDs (``None``: off); see
             :func:`baselines.regressors.make_regressor`.
+        session_normalisation: standardise each session's features with its own mean and SD (no labels
+            involved), removing speaker- and face-specific offsets.
     """
 
     name = "windowed-regressor"
@@ -50,12 +52,14 @@ class WindowedRegressorModel:
         frame_subsample: int = 5,
         n_jobs: int = 1,
         clip_sd: float | None = 5.0,
+        session_normalisation: bool = False,
     ) -> None:
         self.windows_s = windows_s
         self.grid = grid
         self.frame_subsample = frame_subsample
         self.n_jobs = n_jobs
         self.clip_sd = clip_sd
+        self.session_normalisation = session_normalisation
 
     # -- fitting -------------------------------------------------------------------------------
     def fit(self, train: Sequence[LabelledSession], select: Sequence[LabelledSession],
@@ -98,7 +102,7 @@ class WindowedRegressorModel:
             raise RuntimeError(f"{type(self).__name__}.predict called before fit.")
         out = {}
         for session in sessions:
-            features = {w: self._session_features(session, w, ctx) for w in {w for w, _ in self.selected_}}
+            features = {w: self._normalised_features(session, w, ctx) for w in {w for w, _ in self.selected_}}
             columns = [search.estimator.predict(features[w]) for w, search in self.selected_]
             out[session.id] = np.stack(columns, axis=1).astype(np.float64)
         return out
@@ -128,8 +132,19 @@ class WindowedRegressorModel:
     def _session_features(self, session: Session, window_s: float, ctx: ModelContext) -> np.ndarray:
         raise NotImplementedError(f"{type(self).__name__} must implement _session_features")
 
+    def _normalised_features(self, session: Session, window_s: float, ctx: ModelContext) -> np.ndarray:
+        """Features of one session, standardised with that session's own statistics if enabled.
+
+        Per-session standardisation removes what is constant within a recording (a speaker's pitch
+        range, a face's shape and lighting) and uses no labels, so it is applied to test sessions too.
+        """
+        features = np.asarray(self._session_features(session, window_s, ctx), dtype=np.float64)
+        if not self.session_normalisation:
+            return features
+        return (features - features.mean(axis=0)) / (features.std(axis=0) + 1e-8)
+
     def _features(self, sessions: Sequence[Session], window_s: float, ctx: ModelContext) -> np.ndarray:
-        return np.concatenate([self._session_features(s, window_s, ctx) for s in sessions])
+        return np.concatenate([self._normalised_features(s, window_s, ctx) for s in sessions])
 
 
 def _plain(value: Any) -> Any:

@@ -224,3 +224,23 @@ def test_standardised_features_are_clipped_so_outliers_cannot_explode_a_linear_m
     assert abs(clipped.predict(outlier)[0]) < 1.0 < abs(plain.predict(outlier)[0])
     with pytest.raises(ValueError, match="'clip_sd' parameter of make_regressor .* Got -1"):
         make_regressor("ridge", clip_sd=-1)
+
+
+def test_session_normalisation_standardises_each_session_on_its_own():
+    from types import SimpleNamespace
+
+    from baselines.windowed import WindowedRegressorModel
+
+    class Fixed(WindowedRegressorModel):
+        def _session_features(self, session, window_s, ctx):
+            return session.features
+
+    sessions = [SimpleNamespace(features=np.arange(12.0).reshape(6, 2) * scale + offset)
+                for scale, offset in ((1.0, 0.0), (3.0, 50.0))]
+    on = Fixed(session_normalisation=True)
+    stacked = on._features(sessions, 1.0, None)
+    np.testing.assert_allclose(stacked[:6].mean(axis=0), 0.0, atol=1e-12)
+    np.testing.assert_allclose(stacked[6:].std(axis=0), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(stacked[:6], stacked[6:], atol=1e-6)  # offsets and scales removed
+    off = Fixed()._features(sessions, 1.0, None)
+    np.testing.assert_array_equal(off, np.concatenate([s.features for s in sessions]))
