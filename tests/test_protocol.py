@@ -73,7 +73,7 @@ def test_runner_records_the_protocol_of_every_unit(foreign_corpus, tmp_path):
 
 def test_per_model_override(tmp_path):
     text = (__import__("importlib.resources").resources.files("benchbox.suites") / "avec2016.toml").read_text()
-    text = text.replace('# [protocol.per_model."e2e-av"]\n# annotation_delay_s = [2.4]',
+    text = text.replace('[protocol.per_model."e2e-audio"]\nannotation_delay_s = [2.4]',
                         '[protocol.per_model.slow]\nannotation_delay_s = [2.4]\npostprocessing = false')
     path = tmp_path / "suite.toml"
     path.write_text(text)

@@ -1,0 +1,400 @@
+"""The end-to-end network of Tzirakis et al. (2017): raw-audio CNN, ResNet-50 faces, 2-layer LSTM.
+
+Shapes, per label frame (40 ms):
+
+- audio: 640 raw samples at 16 kHz (the window ``(t - 40 ms, t]`` of the label at ``t``)
+  -> :class:`AudioBranch` -> 1,280 features;
+- video: one RGB face crop in [0, 1] -> :class:`VisualBranch` -> 2,048 features;
+- concatenation -> 2-layer LSTM (256 units) -> linear layer -> one value per target.
+
+The CNNs see one frame at a time (no context across frames); context comes from the LSTM only. That
+makes :meth:`EmotionModel.encode` a per-frame function, so features of a whole session can be computed
+in chunks and the LSTM run over them afterwards (:func:`predict_frames`).
+
+What each source says, and which choice benchbox makes, is in ``/work/shared/PAPER.md``; the known
+defects of end2you's ``Emo16`` are avoided here: dropout is an ``nn.Dropout`` (off in ``eval()``), the
+second pooling is across channels, and the CCC loss (:mod:`e2e.loss`) uses population moments only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from benchbox.errors import BenchboxError
+from e2e.config import AUDIO_VARIANTS
+
+__all__ = [
+    "AUDIO_VARIANTS",
+    "AUDIO_CHUNK_SAMPLES",
+    "AUDIO_FEATURES",
+    "VISUAL_FEATURES",
+    "AudioBranch",
+    "VisualBranch",
+    "EmotionModel",
+    "same_conv1d",
+    "channel_max_pool",
+    "predict_frames",
+    "frames_to_tensor",
+    "augment_crops",
+    "count_parameters",
+    "parameter_count",
+    "flops_per_media_second",
+]
+
+#: Raw samples per label frame: 40 ms at 16 kHz.
+AUDIO_CHUNK_SAMPLES = 640
+#: Audio features per frame: 320 time steps (after pooling to 8 kHz) x 40 channels / 10.
+AUDIO_FEATURES = 1_280
+#: Pooled ResNet-50 features per frame.
+VISUAL_FEATURES = 2_048
+
+
+_IMAGENET_MEAN = (0.485, 0.456, 0.406)
+_IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+def same_conv1d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+    """1-D convolution with TensorFlow/PyTorch "same" padding, skipping taps that only ever see padding.
+
+    With "same" padding and a kernel longer than the input (the ``paper`` variant's 4,000 taps on a
+    320-sample chunk) most taps multiply zeros for every output. They are cropped before convolving,
+    which gives exactly the "same"-padded result (the padding is split as PyTorch and TensorFlow split it:
+    ``(k - 1) // 2`` before, the rest after) at a fraction of the cost. Cropped taps get zero gradient,
+    as they would in the uncropped convolution.
+    """
+    length, kernel = x.shape[-1], weight.shape[-1]
+    left = (kernel - 1) // 2
+    first = max(0, left - length + 1)
+    last = min(kernel - 1, left + length - 1)
+    pad_before = left - first
+    pad_after = (last - first) - pad_before
+    return F.conv1d(F.pad(x, (pad_before, pad_after)), weight[..., first : last + 1], bias)
+
+
+def channel_max_pool(h: torch.Tensor, kernel: int) -> torch.Tensor:
+    """Max over groups of ``kernel`` adjacent channels at every time step, flattened time-major.
+
+    ``(N, C, L) -> (N, L * C // kernel)``; element ``[n, l * (C // kernel) + g]`` is the maximum of channels
+    ``g * kernel .. (g + 1) * kernel - 1`` at time ``l``, as the released code's pooling over the channel
+    axis of an NHWC tensor. (end2you pooled over time instead, which is a different model.)
+    """
+    n, channels, length = h.shape
+    if channels % kernel:
+        raise ValueError(f"The 'kernel' parameter of channel_max_pool must divide {channels}. Got {kernel} instead.")
+    return h.view(n, channels // kernel, kernel, length).amax(dim=2).transpose(1, 2).reshape(n, -1)
+
+
+class _SameConv1d(nn.Conv1d):
+    """``nn.Conv1d`` (full kernel in the state dict) evaluated with :func:`same_conv1d`."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return same_conv1d(x, self.weight, self.bias)
+
+
+class AudioBranch(nn.Module):
+    """Raw-audio CNN: ``(batch, time, 640)`` chunks -> ``(batch, time, 1280)`` features.
+
+    Dropout on the input -> Conv1d(1 -> 40, k1, same) + ReLU -> max-pool 2 over time (16 -> 8 kHz) ->
+    Conv1d(40 -> 40, k2, same) + ReLU -> max-pool 10 across channels -> 320 x 4 = 1,280 features.
+    The ReLUs are TF-slim's default activation in the released code. Dropout (default 0.5, TF-slim's
+    default keep probability in the released code) is only active in ``train()`` mode.
+
+    Args:
+        variant: ``"paper"`` (kernels 80 and 4,000) or ``"released"`` (20 and 40); see
+            :data:`AUDIO_VARIANTS`.
+        input_dropout: Dropout probability on the raw samples.
+        filters: Channels of both convolutions (40 in both sources).
+        channel_pool: Width of the pooling across channels (10 in both sources).
+    """
+
+    def __init__(self, variant: Literal["paper", "released"] = "paper", *, input_dropout: float = 0.5,
+                 filters: int = 40, channel_pool: int = 10) -> None:
+        super().__init__()
+        if variant not in AUDIO_VARIANTS:
+            raise BenchboxError(
+                f"The 'variant' parameter of AudioBranch must be one of {sorted(AUDIO_VARIANTS)}. "
+                f"Got {variant!r} instead."
+            )
+        self.variant = variant
+        kernel1, kernel2 = AUDIO_VARIANTS[variant]
+        self.channel_pool = channel_pool
+        self.dropout = nn.Dropout(input_dropout)
+        self.conv1 = _SameConv1d(1, filters, kernel1)
+        self.conv2 = _SameConv1d(filters, filters, kernel2)
+        self.out_features = (AUDIO_CHUNK_SAMPLES // 2) * filters // channel_pool
+
+    def forward(self, chunks: torch.Tensor) -> torch.Tensor:
+        batch, time, samples = chunks.shape
+        if samples != AUDIO_CHUNK_SAMPLES:
+            raise ValueError(f"AudioBranch expects chunks of {AUDIO_CHUNK_SAMPLES} samples. Got {samples} instead.")
+        h = self.dropout(chunks.reshape(batch * time, 1, samples))
+        h = F.max_pool1d(F.relu(self.conv1(h)), 2)
+        h = F.relu(self.conv2(h))
+        return channel_max_pool(h, self.channel_pool).view(batch, time, -1)
+
+
+class VisualBranch(nn.Module):
+    """ResNet-50 on face crops: ``(N, 3, H, W)`` in [0, 1] -> ``(N, 2048)`` pooled features.
+
+    ImageNet normalisation happens inside, so callers hand over plain [0, 1] crops (96 x 96 in the paper).
+
+    Args:
+        pretrained_weights: A local torchvision ``resnet50`` state dict (e.g. ImageNet weights saved with
+            ``torch.save(model.state_dict(), path)``); the ``fc.*`` entries, if present, are ignored.
+            ``None`` keeps the random initialisation. Nothing is ever downloaded.
+    """
+
+    def __init__(self, pretrained_weights: str | Path | None = None) -> None:
+        super().__init__()
+        from torchvision.models import resnet50
+
+        self.resnet = resnet50(weights=None)
+        self.resnet.fc = nn.Identity()
+        self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.out_features = VISUAL_FEATURES
+        if pretrained_weights is not None:
+            self.load_resnet_weights(pretrained_weights)
+
+    def load_resnet_weights(self, path: str | Path) -> None:
+        """Load a local torchvision ResNet-50 state dict into the trunk (``fc.*`` ignored)."""
+        path = Path(path)
+        if not path.is_file():
+            raise BenchboxError(
+                f"ResNet-50 weights file {path} does not exist. Give a local state dict (never downloaded)."
+            )
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):
+            state = state["state_dict"]
+        state = {k.removeprefix("module."): v for k, v in state.items()}
+        state = {k: v for k, v in state.items() if not k.startswith("fc.")}
+        missing, unexpected = self.resnet.load_state_dict(state, strict=False)
+        if missing or unexpected:
+            raise BenchboxError(
+                f"{path} is not a torchvision resnet50 state dict: missing {_first(missing)}, "
+                f"unexpected {_first(unexpected)}."
+            )
+
+    def forward(self, crops: torch.Tensor) -> torch.Tensor:
+        return self.resnet((crops - self.mean) / self.std)
+
+
+def _first(keys: Iterable[str], count: int = 3) -> str:
+    keys = list(keys)
+    if not keys:
+        return "none"
+    return ", ".join(keys[:count]) + (f" and {len(keys) - count} more" if len(keys) > count else "")
+
+
+class EmotionModel(nn.Module):
+    """Unimodal or audiovisual end-to-end model; one prediction per frame and target.
+
+    Args:
+        modalities: Subset of ``{"audio", "video"}``; features are concatenated audio first.
+        num_targets: Outputs per frame (2: arousal, valence).
+        audio_variant: ``"paper"`` or ``"released"`` kernels of :class:`AudioBranch`.
+        input_dropout: Dropout on the raw audio.
+        lstm_hidden: Units per LSTM layer (256).
+        lstm_layers: LSTM layers (2).
+        visual_pretrained_weights: Local ResNet-50 state dict for :class:`VisualBranch`, or ``None``.
+
+    Example:
+        >>> model = EmotionModel(("audio",), 2, audio_variant="released", lstm_hidden=8).eval()
+        >>> model(audio=torch.zeros(1, 3, 640))[0].shape
+        torch.Size([1, 3, 2])
+    """
+
+    def __init__(self, modalities: Iterable[str] = ("audio",), num_targets: int = 2, *,
+                 audio_variant: Literal["paper", "released"] = "paper", input_dropout: float = 0.5,
+                 lstm_hidden: int = 256, lstm_layers: int = 2,
+                 visual_pretrained_weights: str | Path | None = None) -> None:
+        super().__init__()
+        self.modalities = tuple(m for m in ("audio", "video") if m in set(modalities))
+        unknown = set(modalities) - {"audio", "video"}
+        if unknown or not self.modalities:
+            raise BenchboxError(
+                f"The 'modalities' parameter of EmotionModel must be a non-empty subset of ['audio', 'video']. "
+                f"Got {sorted(set(modalities))} instead."
+            )
+        self.audio = AudioBranch(audio_variant, input_dropout=input_dropout) if "audio" in self.modalities else None
+        self.video = VisualBranch(visual_pretrained_weights) if "video" in self.modalities else None
+        features = sum(b.out_features for b in (self.audio, self.video) if b is not None)
+        self.lstm = nn.LSTM(features, lstm_hidden, num_layers=lstm_layers, batch_first=True)
+        self.head = nn.Linear(lstm_hidden, num_targets)
+
+    def encode(self, audio: torch.Tensor | None = None, video: torch.Tensor | None = None) -> torch.Tensor:
+        """Per-frame features ``(batch, time, F)`` from audio chunks ``(batch, time, 640)`` and/or
+        crops ``(batch, time, 3, H, W)`` in [0, 1]."""
+        parts = []
+        if self.audio is not None:
+            if audio is None:
+                raise ValueError("This EmotionModel uses audio; pass audio=(batch, time, 640).")
+            parts.append(self.audio(audio))
+        if self.video is not None:
+            if video is None:
+                raise ValueError("This EmotionModel uses video; pass video=(batch, time, 3, H, W).")
+            batch, time = video.shape[:2]
+            parts.append(self.video(video.flatten(0, 1)).view(batch, time, -1))
+        return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
+
+    def decode(self, features: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None):
+        """LSTM + linear head over ``(batch, time, F)`` features; returns ``(predictions, state)``."""
+        hidden, state = self.lstm(features, state)
+        return self.head(hidden), state
+
+    def forward(self, audio: torch.Tensor | None = None, video: torch.Tensor | None = None,
+                state: tuple[torch.Tensor, torch.Tensor] | None = None):
+        """``(predictions (batch, time, num_targets), LSTM state)``; pass the state back to continue."""
+        return self.decode(self.encode(audio, video), state)
+
+
+def _window_starts(num_frames: int, window_frames: int, hop_frames: int) -> list[int]:
+    if num_frames <= window_frames:
+        return [0]
+    starts = list(range(0, num_frames - window_frames + 1, hop_frames))
+    if starts[-1] + window_frames < num_frames:
+        starts.append(num_frames - window_frames)
+    return starts
+
+
+@torch.no_grad()
+def predict_frames(model: EmotionModel, inputs: dict[str, np.ndarray], *, window_frames: int = 150,
+                   context: Literal["overlap", "carry"] = "overlap", hop_frames: int | None = None,
+                   encode_batch_frames: int = 256, device: str | torch.device = "cpu") -> np.ndarray:
+    """Predictions ``(num_frames, num_targets)`` for one whole session of any length, in eval mode.
+
+    The CNN features are computed frame by frame in chunks of ``encode_batch_frames``; then the LSTM runs
+
+    - ``context="carry"``: over the whole session in one pass (the LSTM state is carried from the first
+      to the last frame, as in streaming);
+    - ``context="overlap"``: over windows of ``window_frames`` that start every ``hop_frames`` (default
+      half a window), each from a zero state as in training; every frame takes its prediction from the
+      earliest window that contains it, so it has at least ``window_frames - hop_frames`` frames of
+      context (except the first frames of the session). Sessions shorter than a window are one window.
+
+    Args:
+        model: The network; it is put in ``eval()`` mode (dropout off).
+        inputs: Per modality, an array with one row per frame (audio ``(T, 640)``; video face crops
+            ``(T, H, W, 3)``, uint8 or float in [0, 1]); all with the same ``T``.
+    """
+    model.eval()
+    lengths = {len(v) for v in inputs.values()}
+    if len(lengths) != 1:
+        raise ValueError(f"All modalities must have the same number of frames. Got {sorted(lengths)}.")
+    num_frames = lengths.pop()
+    features = []
+    for start in range(0, num_frames, encode_batch_frames):
+        batch = {m: frames_to_tensor(m, v[start : start + encode_batch_frames], device)[None]
+                 for m, v in inputs.items()}
+        features.append(model.encode(**batch))
+    features = torch.cat(features, dim=1)
+    if context == "carry":
+        return model.decode(features)[0][0].double().cpu().numpy()
+    if context != "overlap":
+        raise BenchboxError(
+            f"The 'context' parameter of predict_frames must be 'overlap' or 'carry'. Got {context!r} instead."
+        )
+    hop_frames = hop_frames or max(1, window_frames // 2)
+    length = min(window_frames, num_frames)
+    starts = _window_starts(num_frames, length, hop_frames)
+    windows = torch.stack([features[0, s : s + length] for s in starts])
+    predictions = model.decode(windows)[0].double().cpu().numpy()
+    out = np.empty((num_frames, predictions.shape[-1]))
+    covered = 0
+    for index, start in enumerate(starts):
+        end = start + length
+        out[covered:end] = predictions[index, covered - start :]
+        covered = end
+    return out
+
+
+def frames_to_tensor(modality: str, array: np.ndarray, device) -> torch.Tensor:
+    """A batch of frames as a float tensor on ``device``.
+
+    Audio stays as it is. Video arrays are channels-last face crops ``(..., H, W, 3)``, uint8 (scaled to
+    [0, 1]) or float in [0, 1], and come back channels-first ``(..., 3, H, W)``.
+    """
+    array = np.asarray(array)
+    if not array.flags.writeable:  # memory-mapped cache entries are read-only; torch wants writable memory
+        array = np.array(array)
+    tensor = torch.from_numpy(np.ascontiguousarray(array)).to(device)
+    if modality != "video":
+        return tensor.float()
+    scaled = tensor.float() / 255.0 if tensor.dtype == torch.uint8 else tensor.float()
+    return scaled.movedim(-1, -3)
+
+
+def augment_crops(crops: torch.Tensor, *, enlarge: float = 110 / 96, brightness: float = 32 / 255,
+                  contrast: tuple[float, float] = (0.5, 1.5)) -> torch.Tensor:
+    """The paper's training augmentation of face crops ``(..., 3, H, W)`` in [0, 1], per frame.
+
+    Resize by ``enlarge`` (96 -> 110 px in the paper), take a random ``H x W`` crop, then a random
+    brightness shift and contrast factor (the paper's "colour distortion"; its exact parameters are not
+    published, these follow TensorFlow's ``random_brightness`` / ``random_contrast`` usage). Uses the
+    global torch RNG, so it is reproducible under a seed and restored with a checkpoint.
+    """
+    shape = crops.shape
+    flat = crops.reshape(-1, *shape[-3:])
+    height, width = shape[-2:]
+    big_h, big_w = round(height * enlarge), round(width * enlarge)
+    big = F.interpolate(flat, size=(big_h, big_w), mode="bilinear", align_corners=False)
+    n = flat.shape[0]
+    top = torch.randint(0, big_h - height + 1, (n,))
+    left = torch.randint(0, big_w - width + 1, (n,))
+    rows = (top[:, None] + torch.arange(height)[None]).to(flat.device)
+    cols = (left[:, None] + torch.arange(width)[None]).to(flat.device)
+    index = torch.arange(n, device=flat.device)[:, None, None, None]
+    channel = torch.arange(3, device=flat.device)[None, :, None, None]
+    out = big[index, channel, rows[:, None, :, None], cols[:, None, None, :]]
+    shift = (torch.rand(n, 1, 1, 1) * 2 - 1).to(flat.device) * brightness
+    factor = (torch.rand(n, 1, 1, 1) * (contrast[1] - contrast[0]) + contrast[0]).to(flat.device)
+    mean = out.mean(dim=(-3, -2, -1), keepdim=True)
+    out = ((out - mean) * factor + mean + shift).clamp(0.0, 1.0)
+    return out.reshape(shape)
+
+
+def count_parameters(module: nn.Module) -> int:
+    """Number of parameters (all trainable in this model)."""
+    return sum(p.numel() for p in module.parameters())
+
+
+def flops_per_media_second(modalities: Iterable[str], num_targets: int, *, audio_variant: str,
+                           lstm_hidden: int = 256, lstm_layers: int = 2, crop_size: int = 96,
+                           frame_rate_hz: float = 25.0) -> int:
+    """Forward FLOPs for one second of media (25 frames, batch 1), counted by ``FlopCounterMode``.
+
+    The model is built on the ``meta`` device (no memory, no compute). FlopCounterMode counts matrix
+    multiplications and convolutions (2 FLOPs per multiply-add), not element-wise work; the ``paper``
+    audio convolution counts only the taps that can touch data (see :func:`same_conv1d`).
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    frames = int(round(frame_rate_hz))
+    with torch.device("meta"):
+        model = EmotionModel(modalities, num_targets, audio_variant=audio_variant, lstm_hidden=lstm_hidden,
+                             lstm_layers=lstm_layers).eval()
+        inputs = {}
+        if "audio" in model.modalities:
+            inputs["audio"] = torch.empty(1, frames, AUDIO_CHUNK_SAMPLES)
+        if "video" in model.modalities:
+            inputs["video"] = torch.empty(1, frames, 3, crop_size, crop_size)
+    with FlopCounterMode(display=False) as counter:
+        model(**inputs)
+    return int(counter.get_total_flops())
+
+
+def parameter_count(modalities: Iterable[str], num_targets: int, *, audio_variant: str, lstm_hidden: int = 256,
+                    lstm_layers: int = 2) -> int:
+    """Parameters of an :class:`EmotionModel` of this configuration (built on ``meta``, no memory)."""
+    with torch.device("meta"):
+        model = EmotionModel(modalities, num_targets, audio_variant=audio_variant, lstm_hidden=lstm_hidden,
+                             lstm_layers=lstm_layers)
+    return count_parameters(model)
+

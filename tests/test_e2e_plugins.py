@@ -1,0 +1,63 @@
+"""The e2e plugins under the conformance check, cheap to import, presets resolved from the device."""
+
+import logging
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from benchbox.cache import Cache
+from benchbox.errors import BenchboxError
+from benchbox.plugin import ModelContext
+from benchbox.testing import check_model
+from e2e.plugins import E2EAV, E2EAudio, E2EVideo
+
+torch.set_num_threads(1)
+
+
+def _ctx(tmp_path, device="cpu"):
+    return ModelContext(targets=("arousal", "valence"), seed=0, device=device, cache=Cache(tmp_path / "cache"),
+                        scratch_dir=tmp_path, logger=logging.getLogger("test"))
+
+
+def test_plugin_module_does_not_import_torch():
+    code = "import sys, e2e.plugins; print('torch' in sys.modules, 'torchvision' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
+
+
+def test_e2e_audio_passes_the_conformance_check(foreign_corpus):
+    model = E2EAudio("smoke")
+    result = check_model(lambda: model, corpus_root=foreign_corpus)
+    assert result.name == "e2e-audio" and result.modalities == ("audio",)
+    assert result.frames_per_session == {"dev_1": 101, "dev_2": 101}
+    info = model.profile_info()
+    assert info["preset"] == "smoke" and info["audio_variant"] == "released"
+    assert info["parameters"] == sum(p.numel() for p in model.model_.parameters())
+    assert info["flops_per_media_second"] > 1e9 and info["epochs"] == 2 and info["training_time_s"] > 0
+    assert not model.model_.training
+
+
+def test_default_preset_follows_the_device_and_is_reported(tmp_path):
+    assert E2EAudio()._resolve(_ctx(tmp_path))[0] == "cpu"
+    assert E2EAudio()._resolve(_ctx(tmp_path, device="cuda"))[0] == "paper"
+    assert E2EAudio("smoke")._resolve(_ctx(tmp_path, device="cuda"))[0] == "smoke"
+    preset, config = E2EAudio("paper", overrides={"max_epochs": 1})._resolve(_ctx(tmp_path))
+    assert preset == "paper" and config.max_epochs == 1 and config.audio_variant == "paper"
+    info = E2EAudio("paper").profile_info()  # unfitted: the figures of the named preset
+    assert info["preset"] == "paper" and info["audio_variant"] == "paper" and info["parameters"] > 8_000_000
+
+
+def test_audiovisual_plugin_reads_crops_through_its_loader(foreign_corpus):
+    def stub_crops(session, cache):
+        rng = np.random.default_rng(len(session.id))
+        return rng.integers(0, 256, (session.num_frames, 16, 16, 3), dtype=np.uint8)
+
+    model = E2EAV("smoke", overrides={"max_epochs": 1, "crop_size": 16}, crop_loader=stub_crops)
+    result = check_model(lambda: model, corpus_root=foreign_corpus)
+    assert result.modalities == ("audio", "video") and model.model_.lstm.input_size == 1280 + 2048
+    assert model.profile_info()["flops_per_media_second"] > 0
+    with pytest.raises(BenchboxError, match="no crop loader is configured"):
+        check_model(lambda: E2EVideo("smoke"), corpus_root=foreign_corpus)
