@@ -75,7 +75,9 @@ def global_ccc(gold: Sequence[np.ndarray], predictions: Sequence[np.ndarray]) ->
         return float(stats.ccc())
 
 
-def choose_delay(gold: Sequence[np.ndarray], predictions_by_delay: dict[int, Sequence[np.ndarray]]) -> tuple[int, dict[int, float]]:
+def choose_delay(
+    gold: Sequence[np.ndarray], predictions_by_delay: dict[int, Sequence[np.ndarray]]
+) -> tuple[int, dict[int, float]]:
     """Delay (frames) whose shifted-back predictions have the best global CCC on ``gold``.
 
     ``predictions_by_delay[d]`` are the selection-partition predictions of the model fitted with delay
