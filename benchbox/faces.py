@@ -158,7 +158,6 @@ def cached_face_crops(cache: Cache, video_path: str | os.PathLike, *, size: int 
     """
     video_path = Path(video_path)
     track_params = {"detect_every": detect_every, "detector": "haarcascade_frontalface_default"}
-    track_key_params = dict(track_params)
     holder: dict[str, FaceTrack] = {}
 
     def track() -> FaceTrack:
@@ -166,7 +165,7 @@ def cached_face_crops(cache: Cache, video_path: str | os.PathLike, *, size: int 
             holder["track"] = track_faces(video_path, detect_every=detect_every)
         return holder["track"]
 
-    track_array = cache.array("face-track", FACE_TRACK_VERSION, track_key_params, [video_path],
+    track_array = cache.array("face-track", FACE_TRACK_VERSION, track_params, [video_path],
                               lambda: np.column_stack([track().boxes, track().flags]))
     stored = FaceTrack(np.asarray(track_array[:, :3]), np.asarray(track_array[:, 3]).astype(np.uint8),
                        (0, 0))

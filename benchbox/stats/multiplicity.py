@@ -41,17 +41,8 @@ def holm_adjust(p_values) -> np.ndarray:
         >>> holm_adjust([0.01, 0.04, 0.03, 0.005]).tolist()
         [0.03, 0.06, 0.06, 0.02]
     """
-    p, finite = _as_p_values(p_values, "holm_adjust")
-    out = np.full_like(p, np.nan)
-    values = p[finite]
-    m = values.size
-    if m:
-        order = np.argsort(values, kind="stable")
-        stepped = np.maximum.accumulate((m - np.arange(m)) * values[order])
-        adjusted = np.empty(m)
-        adjusted[order] = np.minimum(stepped, 1.0)
-        out[finite] = adjusted
-    return out
+    return _step_adjust(p_values, "holm_adjust",
+                        lambda ordered, m: np.maximum.accumulate((m - np.arange(m)) * ordered))
 
 
 def benjamini_hochberg_adjust(p_values) -> np.ndarray:
@@ -63,18 +54,10 @@ def benjamini_hochberg_adjust(p_values) -> np.ndarray:
         >>> benjamini_hochberg_adjust([0.01, 0.04, 0.03, 0.005]).tolist()
         [0.02, 0.04, 0.04, 0.02]
     """
-    p, finite = _as_p_values(p_values, "benjamini_hochberg_adjust")
-    out = np.full_like(p, np.nan)
-    values = p[finite]
-    m = values.size
-    if m:
-        order = np.argsort(values, kind="stable")
-        scaled = m * values[order] / np.arange(1, m + 1)
-        stepped = np.minimum.accumulate(scaled[::-1])[::-1]
-        adjusted = np.empty(m)
-        adjusted[order] = np.minimum(stepped, 1.0)
-        out[finite] = adjusted
-    return out
+    return _step_adjust(
+        p_values, "benjamini_hochberg_adjust",
+        lambda ordered, m: np.minimum.accumulate((m * ordered / np.arange(1, m + 1))[::-1])[::-1],
+    )
 
 
 def holm_rejection_possible(p_min: float, family_size: int, *, alpha: float = 0.05) -> bool:
@@ -87,3 +70,18 @@ def holm_rejection_possible(p_min: float, family_size: int, *, alpha: float = 0.
     if family_size < 1:
         return False
     return family_size * p_min <= alpha
+
+
+def _step_adjust(p_values, function: str, step) -> np.ndarray:
+    """Shared frame of the step-wise adjustments: ``step(sorted finite p, m)`` gives the adjusted
+    sorted values; they are capped at 1 and put back in input order; NaN inputs stay NaN."""
+    p, finite = _as_p_values(p_values, function)
+    out = np.full_like(p, np.nan)
+    values = p[finite]
+    m = values.size
+    if m:
+        order = np.argsort(values, kind="stable")
+        adjusted = np.empty(m)
+        adjusted[order] = np.minimum(step(values[order], m), 1.0)
+        out[finite] = adjusted
+    return out
