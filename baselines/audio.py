@@ -40,11 +40,13 @@ class EgemapsRegressorModel(WindowedRegressorModel):
 
     def _session_features(self, session: Session, window_s: float, ctx: ModelContext) -> np.ndarray:
         from baselines.features.egemaps import cached_egemaps_window_features
+        from benchbox.corpus.media import warn_if_silent
 
         if session.audio_path is None:
             from benchbox.errors import MediaError
 
             raise MediaError(f"Model {self.name!r}: session {session.id!r} has no audio file.")
+        warn_if_silent(session.audio_path)  # the features may come from the cache: check the file itself
         return cached_egemaps_window_features(ctx.cache, session.audio_path, num_frames=session.num_frames,
                                               window_s=window_s, frame_step_s=session.frame_step_s)
 

@@ -13,6 +13,7 @@ import random
 import sys
 import time
 import traceback
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -198,21 +199,40 @@ def _fit_predict_delay(config: RunConfig, folder: RunFolder, name: str, seed: in
         raise _StageError("create", BenchboxError(
             f"Model {name!r} needs {', '.join(missing)}, which the corpus does not have."))
     _seed_everything(seed)
-    started = time.perf_counter()
-    _staged("fit", model.fit, delay_shifted_sessions(partitions.fit, delay),
-            delay_shifted_sessions(partitions.select, delay), ctx)
-    fit_s = time.perf_counter() - started
-    started = time.perf_counter()
-    raw = _staged("predict", model.predict, strip_labels(scored), ctx)
-    predict_s = time.perf_counter() - started
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        started = time.perf_counter()
+        _staged("fit", model.fit, delay_shifted_sessions(partitions.fit, delay),
+                delay_shifted_sessions(partitions.select, delay), ctx)
+        fit_s = time.perf_counter() - started
+        started = time.perf_counter()
+        raw = _staged("predict", model.predict, strip_labels(scored), ctx)
+        predict_s = time.perf_counter() - started
+    model_warnings = _distinct_warnings(caught)
+    for message in model_warnings:
+        ctx.logger.warning("%s", message)
     checked = _staged("validate", validate_predictions, name, raw, scored, config.suite.targets)
     shifted = {sid: shift_predictions(values, delay) for sid, values in checked.items()}
     profile = dict(model.profile_info()) if callable(getattr(model, "profile_info", None)) else {}
-    timing = {"fit_s": round(fit_s, 3), "predict_s": round(predict_s, 3), "profile": profile}
+    timing = {"fit_s": round(fit_s, 3), "predict_s": round(predict_s, 3), "profile": profile,
+              "warnings": model_warnings}
     with atomic.atomic_path(stored, suffix=".npz") as tmp:
         np.savez(tmp, **shifted)
     atomic.write_json(timing_path, timing)
     return shifted, timing
+
+
+def _distinct_warnings(caught: Sequence[warnings.WarningMessage], limit: int = 50) -> list[str]:
+    """``"Category: message"`` of every distinct warning, in order of first appearance, at most ``limit``.
+
+    Warnings are part of a result (a silent file, a face not found): they go into the unit's status and
+    the report, not only to a terminal that may be gone.
+    """
+    seen = dict.fromkeys(f"{w.category.__name__}: {w.message}" for w in caught)
+    distinct = list(seen)
+    if len(distinct) > limit:
+        distinct = distinct[:limit] + [f"... and {len(distinct) - limit} more distinct warnings"]
+    return distinct
 
 
 def _protocol_settings(config: RunConfig, name: str):
@@ -284,6 +304,7 @@ def _run_unit(config: RunConfig, folder: RunFolder, name: str, seed: int, partit
         "predict_s": round(predict_s, 3),
         "predict_real_time_factor": round(predict_s / media_s, 6) if media_s else None,
         "profile": timings[settings.delays_frames[0]]["profile"],
+        "warnings": list(dict.fromkeys(w for t in timings.values() for w in t.get("warnings", []))),
         "protocol": record,
         "finished_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     })

@@ -86,6 +86,9 @@ def render_report(run_dir: Path) -> str:
             if status.get("status") != "done":
                 failures.append({"model": model["name"], "seed": seed, "status": status.get("status"),
                                  "error": status.get("error", "")})
+    model_warnings = [{"model": model["name"], "seed": seed, "message": message}
+                      for model in run["models"] for seed, status in model.get("units", {}).items()
+                      for message in status.get("warnings") or []]
     costs = []
     for model in run["models"]:
         for seed, status in model.get("units", {}).items():
@@ -146,6 +149,7 @@ def render_report(run_dir: Path) -> str:
         columns=columns,
         targets=targets,
         failures=failures,
+        model_warnings=model_warnings,
         costs=costs,
         decisions=decisions,
         per_session=per_session,

@@ -296,3 +296,35 @@ def test_pca_parameters_clone_and_component_count():
         AppearancePCA(n_components=1.5).fit(data)
     with pytest.raises(ValueError, match=r"must have 6 columns .* Got 5 instead"):
         AppearancePCA(n_components=2).fit(data).transform(data[:, :5])
+
+
+# ---------------------------------------------------------------------------------------------------
+# HOG
+
+
+def test_hog_window_features_are_window_means_of_opencv_hog():
+    rng = np.random.default_rng(3)
+    crops = rng.integers(0, 256, (12, 96, 96, 3), dtype=np.uint8)
+    features = appearance.hog_window_features(crops, num_frames=13, window_frames=5)
+    assert features.shape == (13, appearance.hog_feature_dim()) == (13, 900) and features.dtype == np.float32
+    descriptor = cv2.HOGDescriptor((96, 96), (32, 32), (16, 16), (16, 16), 9)
+    per_frame = np.stack([descriptor.compute(cv2.cvtColor(c, cv2.COLOR_RGB2GRAY)).ravel() for c in crops])
+    np.testing.assert_allclose(features[5], per_frame[3:8].mean(axis=0), rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(features[0], per_frame[0:3].mean(axis=0), rtol=1e-5, atol=1e-6)  # clipped window
+    np.testing.assert_allclose(features[12], features[11], rtol=1e-6)  # label past the video: last frame
+
+
+def test_hog_ignores_lighting_gain_but_sees_the_mouth():
+    rng = np.random.default_rng(5)
+    hidden = _smooth_trace(120, rng)
+    crops = np.stack([cv2.resize(c, (96, 96)) for c in _mouth_crops(hidden, rng)])
+    darker = (crops * 0.6).astype(np.uint8)
+    bright, dark = (appearance.hog_window_features(c, num_frames=120, window_frames=1) for c in (crops, darker))
+    assert np.abs(bright - dark).mean() < 0.1 * np.abs(bright).mean()
+    model = RidgeCV(alphas=np.logspace(-2, 3, 11)).fit(bright[:80], hidden[:80])
+    assert np.corrcoef(model.predict(bright[80:]), hidden[80:])[0, 1] > 0.8
+
+
+def test_hog_rejects_crops_that_do_not_tile_into_cells():
+    with pytest.raises(ValueError, match="'crops' parameter of hog_window_features must hold square crops"):
+        appearance.hog_window_features(np.zeros((3, 90, 90), np.uint8), num_frames=3)

@@ -23,6 +23,7 @@ from baselines.regressors import (
 )
 from benchbox.cache import Cache
 from benchbox.corpus.avec2016 import load_corpus
+from benchbox.corpus.media import SilentAudioWarning
 from benchbox.corpus.session import strip_labels
 from benchbox.metrics import ccc_score
 from benchbox.models.mean import MeanModel
@@ -195,7 +196,7 @@ def test_plugin_conformance_on_foreign_corpus(name, foreign_corpus):
 
 
 def test_predictions_shape_dtype_and_silent_audio(foreign_corpus, tmp_path):
-    """A silent session predicts finite values (eGeMAPS warns and zeroes its non-finite features)."""
+    """A silent session predicts finite values and warns that the file is silent (naming it)."""
     parts = partitions(foreign_corpus)
     silent = tmp_path / "silent.wav"
     soundfile.write(silent, np.zeros(int(4.0 * RATE_HZ), dtype=np.float32), RATE_HZ)
@@ -206,9 +207,11 @@ def test_predictions_shape_dtype_and_silent_audio(foreign_corpus, tmp_path):
     ctx = make_ctx(tmp_path)
     model = EgemapsXGB(windows_s=(2.0,), grid={"max_depth": [2], "n_estimators": [10]})
     model.fit(parts.fit, parts.select, ctx)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         predictions = model.predict([session, silent_session], ctx)
+    silent_warnings = [w for w in caught if issubclass(w.category, SilentAudioWarning)]
+    assert silent_warnings and all("silent.wav is silent" in str(w.message) for w in silent_warnings)
     for sid in (session.id, "silent"):
         assert predictions[sid].shape == (session.num_frames, 2)
         assert predictions[sid].dtype == np.float64 and np.isfinite(predictions[sid]).all()

@@ -111,3 +111,24 @@ def test_best_family_reference_is_chosen_on_the_select_partition(tmp_path):
                       {"name": "c", "family": "end-to-end"}]}
     assert resolve_references(["mean", "best:handcrafted"], run, folder) == ["mean", "b"]
     assert resolve_references(["best:nothing"], run, folder) == []
+
+
+def test_warnings_of_a_model_reach_the_unit_status_and_the_report(foreign_corpus, tmp_path):
+    """A silent WAV: egemaps warns (naming the file), the run finishes, and the warning is kept in the run."""
+    import shutil
+
+    import soundfile
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(foreign_corpus, corpus)
+    silent = corpus / "recordings_audio" / "dev_2.wav"
+    info = soundfile.info(silent)
+    soundfile.write(silent, np.zeros((info.frames, info.channels), dtype=np.float32), info.samplerate)
+    summary = run_suite(_config(corpus, tmp_path / "run", models=("egemaps-ridge",)))
+    assert summary.done == [("egemaps-ridge", 0)]
+    status = json.loads(RunFolder(summary.run_dir).status_path("egemaps-ridge", 0).read_text())
+    assert any(w.startswith("SilentAudioWarning: ") and "dev_2.wav is silent" in w for w in status["warnings"])
+    predictions = RunFolder(summary.run_dir).read_predictions("egemaps-ridge", 0)
+    assert np.isfinite(predictions[["arousal", "valence"]].to_numpy()).all()
+    report = summary.report_path.read_text()
+    assert 'id="warnings"' in report and "dev_2.wav is silent" in report

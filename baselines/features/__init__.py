@@ -3,12 +3,16 @@
 from baselines.features.appearance import (
     APPEARANCE_EXTRACTOR,
     APPEARANCE_EXTRACTOR_VERSION,
+    HOG_EXTRACTOR,
+    HOG_EXTRACTOR_VERSION,
     NUM_GABOR_FILTERS,
     NUM_LBP_BINS,
     AppearancePCA,
     LbpTopCodes,
     appearance_feature_dim,
     appearance_window_features,
+    hog_feature_dim,
+    hog_window_features,
     lbp_codes,
 )
 from baselines.features.egemaps import (
@@ -32,6 +36,10 @@ __all__ = [
     "LbpTopCodes",
     "appearance_feature_dim",
     "appearance_window_features",
+    "HOG_EXTRACTOR",
+    "HOG_EXTRACTOR_VERSION",
+    "hog_feature_dim",
+    "hog_window_features",
     "lbp_codes",
     "EGEMAPS_EXTRACTOR",
     "EGEMAPS_EXTRACTOR_VERSION",

@@ -58,6 +58,10 @@ __all__ = [
     "lbp_codes",
     "appearance_feature_dim",
     "appearance_window_features",
+    "HOG_EXTRACTOR",
+    "HOG_EXTRACTOR_VERSION",
+    "hog_feature_dim",
+    "hog_window_features",
     "AppearancePCA",
 ]
 
@@ -75,6 +79,11 @@ _GABOR_DOWNSAMPLE = 2
 _GABOR_WAVELENGTHS_PX = (4.0, 8.0)  # at the downsampled resolution
 _GABOR_ORIENTATIONS_RAD = (0.0, np.pi / 4, np.pi / 2, 3 * np.pi / 4)
 NUM_GABOR_FILTERS = len(_GABOR_WAVELENGTHS_PX) * len(_GABOR_ORIENTATIONS_RAD)
+
+HOG_EXTRACTOR = "hog_windows"
+#: Bump when the output of :func:`hog_window_features` changes for the same inputs and parameters.
+HOG_EXTRACTOR_VERSION = "1"
+_HOG_BINS = 9
 
 _CHUNK_FRAMES = 256  # frames per pass: bounds memory on memory-mapped sessions
 
@@ -205,6 +214,65 @@ def appearance_window_features(
 
     per_frame = _per_frame_block_histograms(crops, grid=grid, gabor=bool(gabor))
     return _window_histograms(per_frame, num_frames=num_frames, window_frames=window_frames)
+
+
+def hog_feature_dim(*, size: int = 96, cell_px: int = 16) -> int:
+    """Number of columns of :func:`hog_window_features`: blocks of 2 x 2 cells, one cell apart, 9 bins."""
+    blocks = size // cell_px - 1
+    return blocks * blocks * 4 * _HOG_BINS
+
+
+def hog_window_features(crops: np.ndarray, *, num_frames: int, window_frames: int = 25,
+                        cell_px: int = 16) -> np.ndarray:
+    """Histograms of oriented gradients of every crop, averaged over the window centred on each label frame.
+
+    HOG (Dalal and Triggs 2005) with OpenCV's descriptor: unsigned gradients in 9 orientation bins per
+    ``cell_px`` x ``cell_px`` cell, blocks of 2 x 2 cells one cell apart, each block L2-Hys normalised (so
+    local contrast and lighting cancel). It describes where the edges of the face run (mouth corners,
+    brows, eyelids), the appearance cue that OpenFace's facial action unit models read, and complements
+    LBP-TOP's texture and motion histograms. The window convention is that of
+    :func:`appearance_window_features` (label frame ``i`` uses video frame ``min(i, T - 1)``; edge frames
+    use the part of the window inside the video).
+
+    Args:
+        crops: ``(T, S, S, 3)`` RGB or ``(T, S, S)`` grey square crops (uint8 or float); read in chunks.
+        num_frames: length of the label grid.
+        window_frames: window length in video frames (25 = 1 s).
+        cell_px: cell side; ``S`` must be a multiple of it and at least two cells.
+
+    Returns:
+        float32 array ``(num_frames, hog_feature_dim(size=S, cell_px=cell_px))``, finite.
+
+    Example:
+        >>> crops = np.random.default_rng(0).integers(0, 256, (30, 96, 96, 3), dtype=np.uint8)
+        >>> hog_window_features(crops, num_frames=31).shape
+        (31, 900)
+    """
+    function = "hog_window_features"
+    _check_crops(function, crops, min_size=3)
+    _check_positive_int(function, "num_frames", num_frames)
+    _check_positive_int(function, "window_frames", window_frames)
+    _check_positive_int(function, "cell_px", cell_px)
+    size = int(crops.shape[1])
+    if crops.shape[2] != size or size % cell_px or size < 2 * cell_px:
+        raise ValueError(f"The 'crops' parameter of {function} must hold square crops whose side is a multiple of "
+                         f"cell_px={cell_px} and at least two cells. Got {crops.shape[1]} x {crops.shape[2]} instead.")
+    descriptor = cv2.HOGDescriptor((size, size), (2 * cell_px, 2 * cell_px), (cell_px, cell_px),
+                                   (cell_px, cell_px), _HOG_BINS)
+    num_video_frames = int(crops.shape[0])
+    per_frame = np.empty((num_video_frames, hog_feature_dim(size=size, cell_px=cell_px)), dtype=np.float32)
+    for start in range(0, num_video_frames, _CHUNK_FRAMES):
+        gray = _to_gray(np.asarray(crops[start : start + _CHUNK_FRAMES]))
+        if gray.dtype != np.uint8:
+            gray = np.clip(gray, 0, 255).astype(np.uint8)
+        for k, image in enumerate(gray):
+            per_frame[start + k] = descriptor.compute(image).ravel()
+    centres = np.minimum(np.arange(num_frames), num_video_frames - 1)
+    lows = np.maximum(centres - (window_frames - 1) // 2, 0)
+    highs = np.minimum(centres + window_frames // 2 + 1, num_video_frames)
+    cumulative = np.zeros((num_video_frames + 1, per_frame.shape[1]), dtype=np.float64)
+    np.cumsum(per_frame, axis=0, out=cumulative[1:])
+    return ((cumulative[highs] - cumulative[lows]) / (highs - lows)[:, None]).astype(np.float32)
 
 
 def _check_positive_int(function: str, name: str, value: Any) -> None:

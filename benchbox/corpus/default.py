@@ -20,8 +20,13 @@ EMBEDDED_CORPUS = {"train": 9, "dev": 9, "test": 9, "seconds": 60.0, "seed": 0}
 
 
 def embedded_corpus_root() -> Path:
+    """Where the embedded corpus lives; the name carries the generator version, so a newer benchbox
+    never reuses a corpus written by an older generator."""
+    from benchbox.corpus.synth.generate import GENERATOR_VERSION
+
     p = EMBEDDED_CORPUS
-    name = f"synthetic-recola-{p['train']}-{p['dev']}-{p['test']}x{int(p['seconds'])}s-seed{p['seed']}"
+    name = (f"synthetic-recola-v{GENERATOR_VERSION}-{p['train']}-{p['dev']}-{p['test']}x{int(p['seconds'])}s"
+            f"-seed{p['seed']}")
     return benchbox_home() / "corpora" / name
 
 

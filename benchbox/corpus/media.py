@@ -7,8 +7,10 @@ Video frames come from PyAV with the file's own rate and size.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
+import warnings
 from collections.abc import Iterator
 from fractions import Fraction
 from pathlib import Path
@@ -17,7 +19,26 @@ import numpy as np
 
 from benchbox.errors import MediaError
 
-__all__ = ["AudioInfo", "VideoInfo", "audio_info", "video_info", "load_audio", "iter_video_frames"]
+__all__ = [
+    "AudioInfo",
+    "VideoInfo",
+    "SILENCE_DBFS",
+    "SilentAudioWarning",
+    "audio_info",
+    "video_info",
+    "load_audio",
+    "audio_level_dbfs",
+    "warn_if_silent",
+    "iter_video_frames",
+]
+
+#: A file whose RMS level (dB relative to full scale) is below this counts as silent. Speech
+#: recordings sit around -20 to -35 dBFS and a quiet room's noise floor around -50 to -60.
+SILENCE_DBFS = -60.0
+
+
+class SilentAudioWarning(UserWarning):
+    """An audio file carries no signal above :data:`SILENCE_DBFS`: audio models see only silence."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,10 +89,69 @@ def load_audio(path: str | os.PathLike, *, sample_rate_hz: int = 16_000) -> np.n
     except (RuntimeError, OSError, soundfile.LibsndfileError) as exc:
         raise MediaError(f"{path}: cannot read audio ({exc}). Expected a WAV file.") from exc
     mono = samples.mean(axis=1)
+    _warn_if_quiet(path, _dbfs(float(np.mean(np.square(mono, dtype=np.float64))) if mono.size else 0.0))
     if file_rate != sample_rate_hz:
         ratio = Fraction(sample_rate_hz, int(file_rate))
         mono = resample_poly(mono, ratio.numerator, ratio.denominator).astype(np.float32)
     return np.ascontiguousarray(mono, dtype=np.float32)
+
+
+def audio_level_dbfs(path: str | os.PathLike) -> float:
+    """RMS level of a whole audio file (all channels mixed to mono) in dBFS; ``-inf`` for digital silence.
+
+    Read in blocks (constant memory) and memoised per file version (path, size, modification time).
+    """
+    path = Path(path)
+    try:
+        stat = path.stat()
+    except OSError as exc:
+        raise MediaError(f"{path}: cannot read audio ({exc}). Expected a WAV file.") from exc
+    return _file_level_dbfs(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+
+
+@functools.lru_cache(maxsize=4096)
+def _file_level_dbfs(path: str, size: int, mtime_ns: int) -> float:
+    import soundfile
+
+    total, count = 0.0, 0
+    try:
+        for block in soundfile.blocks(path, blocksize=1 << 18, dtype="float32", always_2d=True):
+            mono = block.mean(axis=1, dtype=np.float64)
+            total += float(np.dot(mono, mono))
+            count += mono.size
+    except (RuntimeError, OSError, soundfile.LibsndfileError) as exc:
+        raise MediaError(f"{path}: cannot read audio ({exc}). Expected a WAV file.") from exc
+    return _dbfs(total / count if count else 0.0)
+
+
+def warn_if_silent(path: str | os.PathLike) -> bool:
+    """Warn with :class:`SilentAudioWarning` (naming the file) when ``path`` is silent; True if it is.
+
+    Example:
+        >>> import tempfile, warnings, numpy as np, soundfile
+        >>> wav = Path(tempfile.mkdtemp()) / "quiet.wav"
+        >>> soundfile.write(wav, np.zeros(1600, dtype=np.float32), 16_000)
+        >>> with warnings.catch_warnings(record=True) as caught:
+        ...     warnings.simplefilter("always")
+        ...     warn_if_silent(wav)
+        True
+        >>> "quiet.wav is silent" in str(caught[0].message)
+        True
+    """
+    return _warn_if_quiet(Path(path), audio_level_dbfs(path))
+
+
+def _dbfs(mean_square: float) -> float:
+    return 10.0 * math.log10(mean_square) if mean_square > 0 else -math.inf
+
+
+def _warn_if_quiet(path: Path, level_dbfs: float) -> bool:
+    if level_dbfs >= SILENCE_DBFS:
+        return False
+    warnings.warn(f"{path} is silent (RMS level {level_dbfs:.1f} dBFS, below {SILENCE_DBFS:g} dBFS): audio "
+                  "features of this session carry no speech, so its audio predictions fall back to what the model "
+                  "predicts for silence.", SilentAudioWarning, stacklevel=3)
+    return True
 
 
 def _open_video(path: Path):

@@ -316,9 +316,9 @@ def _mouth(image: np.ndarray, rig: FaceRig, state: FaceState) -> None:
     cx, cy = style.centre_xy
     fw, fh = style.half_width_px, style.half_height_px
     smile = float(np.clip(state.smile, -1, 1))
-    half_w = lay["mouth_w"] * (1 + 0.15 * max(smile, 0) - 0.05 * max(-smile, 0))
+    half_w = lay["mouth_w"] * (1 + 0.25 * max(smile, 0) - 0.05 * max(-smile, 0))
     open_px = 0.17 * fh * float(np.clip(state.mouth_open, 0, 1))
-    corner_y = cy + lay["mouth_y"] - smile * 0.11 * fh
+    corner_y = cy + lay["mouth_y"] - smile * 0.15 * fh
     centre_y = cy + lay["mouth_y"]
     t = np.linspace(-1, 1, 11)
     bow = 1 - t**2  # 0 at the corners, 1 in the middle

@@ -95,7 +95,7 @@ def draw_subject(rng: np.random.Generator, *, width_px: int, height_px: int) -> 
     )
     behaviour = BehaviourStyle(
         expressivity=float(rng.lognormal(0.0, 0.25)),
-        resting_smile=float(rng.normal(0.0, 0.15)),
+        resting_smile=float(rng.normal(0.0, 0.1)),
         resting_eye_open=float(rng.uniform(0.7, 0.95)),
         motion_px=float(rng.uniform(1.5, 4.0)),
         blink_rate_hz=float(rng.uniform(0.15, 0.4)),

@@ -66,7 +66,8 @@ def expression_tracks(rng: np.random.Generator, behaviour: BehaviourStyle, arous
         return smooth_process(rng, n, _STEP_S, time_scale_s)
 
     gain = behaviour.expressivity
-    smile = behaviour.resting_smile + gain * 3.0 * (valence - 0.1) + 0.08 * smooth(2.0)
+    # soft saturation: a very positive session still shows its ups and downs instead of a pinned smile
+    smile = np.tanh(behaviour.resting_smile + gain * 2.8 * (valence - 0.06) + 0.08 * smooth(2.0))
     eye_open = behaviour.resting_eye_open + gain * 0.45 * arousal + 0.06 * smooth(1.0)
     eye_open = eye_open * _blinks(rng, behaviour, arousal)
     brow_raise = gain * 1.3 * arousal + 0.25 * smooth(1.5) + 0.25 * jaw
