@@ -2,8 +2,12 @@
 
 As in the AVEC baselines, the unimodal systems' (delay-compensated, post-processed) predictions on the
 selection partition are the features of a linear regression onto the selection labels; the fitted
-weights then combine their test predictions. The combined models are declared in ``requires``, so the
-harness runs them first and hands their predictions over in ``ctx.upstream``. Any plugin can be
+weights then combine their test predictions. Least squares shrinks its output towards the mean (its SD
+is ``r`` times the labels'), which costs CCC; the fused signal is therefore stretched about its mean to
+the selection labels' SD. For a linear map that is the CCC-optimal scale (CCC = Pearson ``r`` then),
+so on the selection partition the fusion is never below its best input:
+``CCC(fusion) = r(fusion) >= r(best input) >= CCC(best input)``. The combined models are declared in
+``requires``, so the harness runs them first and hands their predictions over in ``ctx.upstream``. Any plugin can be
 combined, a user's included: make a fusion of your own with :func:`late_fusion_plugin` and register it
 as an entry point.
 
@@ -54,6 +58,11 @@ class LateFusion:
             x = np.concatenate([self._design(ctx, s.id, target) for s in select])
             y = np.concatenate([s.labels[:, target] for s in select])
             coefficients, *_ = np.linalg.lstsq(x, y, rcond=None)
+            fused = x @ coefficients
+            if fused.std() > 0:  # stretch to the labels' SD about the (shared) mean: CCC-optimal scale
+                scale = y.std() / fused.std()
+                coefficients = np.append(scale * coefficients[:-1], y.mean() - scale * (fused.mean() -
+                                                                                       coefficients[-1]))
             weights.append(coefficients)
         self.weights_ = np.asarray(weights)
 
