@@ -25,7 +25,9 @@ from benchbox.errors import MediaError
 __all__ = ["FACE_TRACK_VERSION", "FaceTrack", "NoFaceWarning", "track_faces", "cached_face_crops",
            "crops_for_label_frames", "DETECTED", "INTERPOLATED", "FALLBACK"]
 
-FACE_TRACK_VERSION = "1"
+#: Bump when tracks or crops change for the same video (2: detection on the luma plane, OpenCV colour
+#: conversion of the crops).
+FACE_TRACK_VERSION = "2"
 #: Per-frame flags of a face track.
 DETECTED, INTERPOLATED, FALLBACK = 0, 1, 2
 log = logging.getLogger("benchbox.faces")
@@ -61,7 +63,7 @@ def _cascade():
 def _detect(cascade, frame: np.ndarray, scale: float) -> tuple[float, float, float] | None:
     import cv2
 
-    gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+    gray = frame if frame.ndim == 2 else cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
     if scale != 1.0:
         gray = cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
     gray = cv2.equalizeHist(gray)
@@ -91,7 +93,7 @@ def track_faces(video_path: str | os.PathLike, *, detect_every: int = 5, detecti
     scale = min(1.0, detection_width / max(info.width, 1))
     detected_index, detected_boxes = [], []
     num_frames = 0
-    for index, frame in enumerate(iter_video_frames(video_path)):
+    for index, frame in enumerate(iter_video_frames(video_path, pixel_format="gray")):
         num_frames += 1
         if index % detect_every:
             continue

@@ -101,3 +101,33 @@ def test_data_check_prints_manifest_and_fails_on_problems(corpus_copy, capsys):
     (corpus_copy / "recordings_video" / "dev_2.mp4").unlink()
     assert main(["data", "check", str(corpus_copy)]) == 1
     assert "session dev_2 has no video" in capsys.readouterr().out
+
+
+def test_fast_frame_conversion_matches_pyav(tmp_path):
+    """RGB frames converted by OpenCV from yuv420p equal PyAV's own conversion up to rounding; grey is luma."""
+    import av
+    import cv2
+
+    from benchbox.corpus.media import iter_video_frames
+
+    path = tmp_path / "colours.mp4"
+    rng = np.random.default_rng(0)
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for k in range(5):
+            image = cv2.GaussianBlur(rng.integers(0, 256, (48, 64, 3), dtype=np.uint8), (0, 0), 3) + 20 * k
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image.astype(np.uint8), format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    with av.open(str(path)) as container:
+        reference = [frame.to_ndarray(format="rgb24") for frame in container.decode(video=0)]
+    ours = list(iter_video_frames(path))
+    grey = list(iter_video_frames(path, pixel_format="gray"))
+    assert len(ours) == len(grey) == len(reference) == 5
+    for mine, theirs, luma in zip(ours, reference, grey, strict=True):
+        assert mine.shape == theirs.shape == (48, 64, 3) and mine.dtype == np.uint8
+        assert np.abs(mine.astype(int) - theirs).max() <= 3
+        assert luma.shape == (48, 64)
+        assert np.corrcoef(luma.ravel(), cv2.cvtColor(theirs, cv2.COLOR_RGB2GRAY).ravel())[0, 1] > 0.99
