@@ -128,7 +128,8 @@ class AppearanceSVR(AppearanceRegressorModel):
     """Appearance features (LBP-TOP + HOG) + linear SVR per target (the AVEC video baseline's regressor)."""
 
     name = "appearance-svr"
-    description = "AVEC-style video baseline: LBP-TOP + HOG of face crops, PCA, linear SVR; window, C chosen on select"
+    description = ("AVEC-style video baseline: LBP-TOP + HOG of face crops, PCA, linear SVR; window and C chosen "
+                   "on select.")
     regressor_kind = "svr"
 
 
