@@ -5,10 +5,12 @@ does not import torch:
 
 - :mod:`e2e.model`: :class:`AudioBranch`, :class:`VisualBranch`, :class:`EmotionModel`, :func:`predict_frames`;
 - :mod:`e2e.loss`: :func:`ccc_loss`;
-- :mod:`e2e.data`: :func:`audio_chunks`, :func:`cached_audio_chunks`;
+- :mod:`e2e.data`: :func:`audio_chunks`, :func:`cached_audio_chunks`, :func:`label_frame_crops`;
 - :mod:`e2e.trainer`: :func:`train_model`;
-- :mod:`e2e.config`: :class:`E2EConfig`, :data:`PRESETS`;
-- :mod:`e2e.plugins`: :class:`E2EAudio`, :class:`E2EVideo`, :class:`E2EAV`.
+- :mod:`e2e.config`: :class:`E2EConfig`, :data:`PRESETS`, :func:`runtime_settings`;
+- :mod:`e2e.plugins`: :class:`E2EAudio`, :class:`E2EVideo`, :class:`E2EAV`;
+- :mod:`e2e.cost`: :class:`PeakMemory`;
+- :mod:`e2e.benchmark`: :func:`benchmark_training` (``python -m e2e.benchmark``: training frames/s, MFU).
 """
 
 from __future__ import annotations
@@ -23,6 +25,10 @@ _EXPORTS = {
     "ccc_loss": "e2e.loss",
     "audio_chunks": "e2e.data",
     "cached_audio_chunks": "e2e.data",
+    "label_frame_crops": "e2e.data",
+    "runtime_settings": "e2e.config",
+    "PeakMemory": "e2e.cost",
+    "benchmark_training": "e2e.benchmark",
     "train_model": "e2e.trainer",
     "E2EConfig": "e2e.config",
     "PRESETS": "e2e.config",

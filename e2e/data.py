@@ -1,4 +1,4 @@
-"""Inputs of the end-to-end model: raw audio chunks per label frame and 150-frame training windows.
+"""Inputs of the end-to-end model: raw audio chunks and face crops per label frame, training windows.
 
 Audio alignment: the label at ``t = 0.04 i`` s pairs with the 640 samples (16 kHz) of ``(t - 40 ms, t]``,
 i.e. sample indices ``640 i - 639 .. 640 i``. Frame 0 therefore sees 639 samples of zero padding and
@@ -7,6 +7,12 @@ sample 0; frames past the end of the file are zero-padded, samples past the last
 Normalisation (a benchbox choice; secondary sources say "zero mean, unit variance", unverified): per
 session, over all samples of the file, before framing, so the zero padding equals the session mean.
 A silent file (variance 0) is only centred.
+
+Face crops: :func:`label_frame_crops` puts one RGB crop of :func:`benchbox.faces.cached_face_crops` (the
+crops the video baselines read) on every label frame -- the video frame shown at the label's time,
+clamped at the end of the video (RECOLA videos have 7,500 frames for 7,501 labels) -- and resizes them
+to the configuration's crop size. Nothing is decoded in the training loop: crops come from the cache,
+memory-mapped.
 """
 
 from __future__ import annotations
@@ -18,12 +24,16 @@ import numpy as np
 
 from benchbox.cache import Cache
 from benchbox.corpus.session import Session
+from benchbox.errors import MediaError
 
 __all__ = [
     "AUDIO_SAMPLE_RATE_HZ",
+    "FACE_CROP_SIZE",
+    "FrameIndexed",
     "SessionArrays",
     "audio_chunks",
     "cached_audio_chunks",
+    "label_frame_crops",
     "epoch_windows",
     "window_batch",
 ]
@@ -32,6 +42,10 @@ AUDIO_SAMPLE_RATE_HZ = 16_000
 CHUNK_SAMPLES = 640
 _EXTRACTOR = "e2e-audio-chunks"
 _VERSION = "1"
+#: Side of the face crops that :mod:`benchbox.faces` caches (the paper's 96 x 96).
+FACE_CROP_SIZE = 96
+_CROPS_EXTRACTOR = "e2e-label-frame-crops"
+_CROPS_VERSION = "1"
 
 
 def audio_chunks(samples: np.ndarray, num_frames: int, *, chunk_samples: int = CHUNK_SAMPLES) -> np.ndarray:
@@ -60,6 +74,83 @@ def cached_audio_chunks(session: Session, cache: Cache) -> np.ndarray:
               "num_frames": session.num_frames, "alignment": "(t-40ms, t]", "normalisation": "session z-score"}
     return cache.array(_EXTRACTOR, _VERSION, params, [session.audio_path],
                        lambda: audio_chunks(session.load_audio(AUDIO_SAMPLE_RATE_HZ), session.num_frames))
+
+
+class FrameIndexed:
+    """Rows ``array[index[i]]`` of a (memory-mapped) array, read lazily: crops on the label grid without a
+    copy of the video's crops. Supports what the e2e code uses: ``len``, ``shape``, slicing, ``np.asarray``.
+    """
+
+    def __init__(self, array: np.ndarray, index: np.ndarray) -> None:
+        self.array, self.index = array, np.asarray(index, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.index)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return (len(self.index), *self.array.shape[1:])
+
+    @property
+    def ndim(self) -> int:
+        return self.array.ndim
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.array.dtype
+
+    def __getitem__(self, key) -> np.ndarray:
+        return np.asarray(self.array[self.index[key]])
+
+    def __array__(self, dtype=None, copy=None) -> np.ndarray:
+        out = np.asarray(self.array[self.index])
+        return out if dtype is None else out.astype(dtype)
+
+
+def label_frame_crops(session: Session, cache: Cache, *, size: int = FACE_CROP_SIZE) -> np.ndarray | FrameIndexed:
+    """One RGB face crop per label frame: uint8 ``(session.num_frames, size, size, 3)``.
+
+    The 96 x 96 crops of :func:`benchbox.faces.cached_face_crops` are mapped onto the label grid (the
+    video frame shown at each label time, clamped at the end of the video); ``size == 96`` reads them
+    in place, another size stores resized crops (OpenCV area interpolation) in the cache once.
+    """
+    from benchbox.corpus.media import video_info
+    from benchbox.faces import FACE_TRACK_VERSION, cached_face_crops, crops_for_label_frames
+
+    if session.video_path is None:
+        raise MediaError(f"Session {session.id!r} has no video file; the e2e video models need face crops "
+                         "(run only audio models on a corpus without recordings_video/).")
+    if not isinstance(size, int) or size < 8:
+        raise MediaError(f"The 'size' parameter of label_frame_crops must be an integer >= 8. Got {size!r} instead.")
+
+    def mapped() -> FrameIndexed:
+        crops, _flags = cached_face_crops(cache, session.video_path)
+        if len(crops) == 0:
+            raise MediaError(f"{session.video_path}: no face crops (the video has no decodable frames).")
+        fps = video_info(session.video_path).fps
+        if not fps > 0:
+            raise MediaError(f"{session.video_path}: the container gives no frame rate; cannot put video frames "
+                             "on the 40 ms label grid.")
+        index = crops_for_label_frames(crops, session.num_frames, fps=fps, frame_step_s=session.frame_step_s)
+        return FrameIndexed(crops, index)
+
+    if size == FACE_CROP_SIZE:
+        return mapped()
+
+    def resized() -> np.ndarray:
+        import cv2
+
+        source = mapped()
+        out = np.empty((len(source), size, size, 3), dtype=np.uint8)
+        for start in range(0, len(source), 512):
+            for offset, crop in enumerate(source[start : start + 512]):
+                out[start + offset] = cv2.resize(crop, (size, size), interpolation=cv2.INTER_AREA)
+        return out
+
+    params = {"size": size, "num_frames": session.num_frames, "frame_step_s": session.frame_step_s,
+              "source": {"size": FACE_CROP_SIZE, "face_track_version": FACE_TRACK_VERSION},
+              "interpolation": "INTER_AREA"}
+    return cache.array(_CROPS_EXTRACTOR, _CROPS_VERSION, params, [session.video_path], resized)
 
 
 @dataclasses.dataclass(frozen=True, eq=False)

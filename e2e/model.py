@@ -160,6 +160,8 @@ class VisualBranch(nn.Module):
         self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
         self.out_features = VISUAL_FEATURES
+        #: Feed the trunk channels-last crops (set with the network in that format, on CUDA).
+        self.channels_last = False
         if pretrained_weights is not None:
             self.load_resnet_weights(pretrained_weights)
 
@@ -183,7 +185,10 @@ class VisualBranch(nn.Module):
             )
 
     def forward(self, crops: torch.Tensor) -> torch.Tensor:
-        return self.resnet((crops - self.mean) / self.std)
+        crops = (crops - self.mean) / self.std
+        if self.channels_last:
+            crops = crops.contiguous(memory_format=torch.channels_last)
+        return self.resnet(crops)
 
 
 def _first(keys: Iterable[str], count: int = 3) -> str:
@@ -204,6 +209,9 @@ class EmotionModel(nn.Module):
         lstm_hidden: Units per LSTM layer (256).
         lstm_layers: LSTM layers (2).
         visual_pretrained_weights: Local ResNet-50 state dict for :class:`VisualBranch`, or ``None``.
+        visual_stride: The ResNet sees every ``visual_stride``-th frame of a sequence (its first frame,
+            then every ``visual_stride`` frames) and each of those frames' features is held for the
+            following ``visual_stride - 1`` frames; 1 (the paper) encodes every frame.
 
     Example:
         >>> model = EmotionModel(("audio",), 2, audio_variant="released", lstm_hidden=8).eval()
@@ -214,8 +222,12 @@ class EmotionModel(nn.Module):
     def __init__(self, modalities: Iterable[str] = ("audio",), num_targets: int = 2, *,
                  audio_variant: Literal["paper", "released"] = "paper", input_dropout: float = 0.5,
                  lstm_hidden: int = 256, lstm_layers: int = 2,
-                 visual_pretrained_weights: str | Path | None = None) -> None:
+                 visual_pretrained_weights: str | Path | None = None, visual_stride: int = 1) -> None:
         super().__init__()
+        if not isinstance(visual_stride, int) or visual_stride < 1:
+            raise BenchboxError(f"The 'visual_stride' parameter of EmotionModel must be a positive integer. "
+                                f"Got {visual_stride!r} instead.")
+        self.visual_stride = visual_stride
         self.modalities = tuple(m for m in ("audio", "video") if m in set(modalities))
         unknown = set(modalities) - {"audio", "video"}
         if unknown or not self.modalities:
@@ -241,7 +253,12 @@ class EmotionModel(nn.Module):
             if video is None:
                 raise ValueError("This EmotionModel uses video; pass video=(batch, time, 3, H, W).")
             batch, time = video.shape[:2]
-            parts.append(self.video(video.flatten(0, 1)).view(batch, time, -1))
+            stride = self.visual_stride
+            sampled = video[:, ::stride] if stride > 1 else video
+            features = self.video(sampled.flatten(0, 1)).view(batch, sampled.shape[1], -1)
+            if stride > 1:  # hold each encoded frame's features until the next encoded frame
+                features = features.repeat_interleave(stride, dim=1)[:, :time]
+            parts.append(features)
         return parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
 
     def decode(self, features: torch.Tensor, state: tuple[torch.Tensor, torch.Tensor] | None = None):
@@ -267,10 +284,13 @@ def _window_starts(num_frames: int, window_frames: int, hop_frames: int) -> list
 @torch.no_grad()
 def predict_frames(model: EmotionModel, inputs: dict[str, np.ndarray], *, window_frames: int = 150,
                    context: Literal["overlap", "carry"] = "overlap", hop_frames: int | None = None,
-                   encode_batch_frames: int = 256, device: str | torch.device = "cpu") -> np.ndarray:
+                   encode_batch_frames: int = 256, device: str | torch.device = "cpu",
+                   autocast_bf16: bool = False) -> np.ndarray:
     """Predictions ``(num_frames, num_targets)`` for one whole session of any length, in eval mode.
 
-    The CNN features are computed frame by frame in chunks of ``encode_batch_frames``; then the LSTM runs
+    The CNN features are computed frame by frame in chunks of ``encode_batch_frames`` (rounded down to a
+    multiple of the model's ``visual_stride``, so the encoded video frames are every ``visual_stride``-th
+    frame of the session); then the LSTM runs
 
     - ``context="carry"``: over the whole session in one pass (the LSTM state is carried from the first
       to the last frame, as in streaming);
@@ -283,29 +303,33 @@ def predict_frames(model: EmotionModel, inputs: dict[str, np.ndarray], *, window
         model: The network; it is put in ``eval()`` mode (dropout off).
         inputs: Per modality, an array with one row per frame (audio ``(T, 640)``; video face crops
             ``(T, H, W, 3)``, uint8 or float in [0, 1]); all with the same ``T``.
+        autocast_bf16: Run the network under bfloat16 autocast (the CUDA path).
     """
     model.eval()
+    if context not in ("overlap", "carry"):
+        raise BenchboxError(
+            f"The 'context' parameter of predict_frames must be 'overlap' or 'carry'. Got {context!r} instead."
+        )
     lengths = {len(v) for v in inputs.values()}
     if len(lengths) != 1:
         raise ValueError(f"All modalities must have the same number of frames. Got {sorted(lengths)}.")
     num_frames = lengths.pop()
-    features = []
-    for start in range(0, num_frames, encode_batch_frames):
-        batch = {m: frames_to_tensor(m, v[start : start + encode_batch_frames], device)[None]
-                 for m, v in inputs.items()}
-        features.append(model.encode(**batch))
-    features = torch.cat(features, dim=1)
-    if context == "carry":
-        return model.decode(features)[0][0].double().cpu().numpy()
-    if context != "overlap":
-        raise BenchboxError(
-            f"The 'context' parameter of predict_frames must be 'overlap' or 'carry'. Got {context!r} instead."
-        )
-    hop_frames = hop_frames or max(1, window_frames // 2)
-    length = min(window_frames, num_frames)
-    starts = _window_starts(num_frames, length, hop_frames)
-    windows = torch.stack([features[0, s : s + length] for s in starts])
-    predictions = model.decode(windows)[0].double().cpu().numpy()
+    stride = getattr(model, "visual_stride", 1)
+    chunk = max(stride, encode_batch_frames // stride * stride)
+    device_type = torch.device(device).type
+    with torch.autocast(device_type, dtype=torch.bfloat16, enabled=autocast_bf16):
+        features = []
+        for start in range(0, num_frames, chunk):
+            batch = {m: frames_to_tensor(m, v[start : start + chunk], device)[None] for m, v in inputs.items()}
+            features.append(model.encode(**batch))
+        features = torch.cat(features, dim=1)
+        if context == "carry":
+            return model.decode(features)[0][0].double().cpu().numpy()
+        hop_frames = hop_frames or max(1, window_frames // 2)
+        length = min(window_frames, num_frames)
+        starts = _window_starts(num_frames, length, hop_frames)
+        windows = torch.stack([features[0, s : s + length] for s in starts])
+        predictions = model.decode(windows)[0].double().cpu().numpy()
     out = np.empty((num_frames, predictions.shape[-1]))
     covered = 0
     for index, start in enumerate(starts):
@@ -315,16 +339,20 @@ def predict_frames(model: EmotionModel, inputs: dict[str, np.ndarray], *, window
     return out
 
 
-def frames_to_tensor(modality: str, array: np.ndarray, device) -> torch.Tensor:
+def frames_to_tensor(modality: str, array: np.ndarray | torch.Tensor, device) -> torch.Tensor:
     """A batch of frames as a float tensor on ``device``.
 
     Audio stays as it is. Video arrays are channels-last face crops ``(..., H, W, 3)``, uint8 (scaled to
-    [0, 1]) or float in [0, 1], and come back channels-first ``(..., 3, H, W)``.
+    [0, 1]) or float in [0, 1], and come back channels-first ``(..., 3, H, W)``. A tensor already on the
+    device (a resident training set) is converted there without a copy through host memory.
     """
-    array = np.asarray(array)
-    if not array.flags.writeable:  # memory-mapped cache entries are read-only; torch wants writable memory
-        array = np.array(array)
-    tensor = torch.from_numpy(np.ascontiguousarray(array)).to(device)
+    if isinstance(array, torch.Tensor):
+        tensor = array.to(device)
+    else:
+        array = np.asarray(array)
+        if not array.flags.writeable:  # memory-mapped cache entries are read-only; torch wants writable memory
+            array = np.array(array)
+        tensor = torch.from_numpy(np.ascontiguousarray(array)).to(device)
     if modality != "video":
         return tensor.float()
     scaled = tensor.float() / 255.0 if tensor.dtype == torch.uint8 else tensor.float()
@@ -367,19 +395,20 @@ def count_parameters(module: nn.Module) -> int:
 
 def flops_per_media_second(modalities: Iterable[str], num_targets: int, *, audio_variant: str,
                            lstm_hidden: int = 256, lstm_layers: int = 2, crop_size: int = 96,
-                           frame_rate_hz: float = 25.0) -> int:
+                           visual_stride: int = 1, frame_rate_hz: float = 25.0) -> int:
     """Forward FLOPs for one second of media (25 frames, batch 1), counted by ``FlopCounterMode``.
 
     The model is built on the ``meta`` device (no memory, no compute). FlopCounterMode counts matrix
     multiplications and convolutions (2 FLOPs per multiply-add), not element-wise work; the ``paper``
-    audio convolution counts only the taps that can touch data (see :func:`same_conv1d`).
+    audio convolution counts only the taps that can touch data (see :func:`same_conv1d`); with
+    ``visual_stride`` > 1 the ResNet runs on every ``visual_stride``-th of the 25 frames.
     """
     from torch.utils.flop_counter import FlopCounterMode
 
     frames = int(round(frame_rate_hz))
     with torch.device("meta"):
         model = EmotionModel(modalities, num_targets, audio_variant=audio_variant, lstm_hidden=lstm_hidden,
-                             lstm_layers=lstm_layers).eval()
+                             lstm_layers=lstm_layers, visual_stride=visual_stride).eval()
         inputs = {}
         if "audio" in model.modalities:
             inputs["audio"] = torch.empty(1, frames, AUDIO_CHUNK_SAMPLES)

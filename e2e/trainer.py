@@ -12,6 +12,11 @@ killed run started again with the same configuration, seed and data resumes from
 plan of an epoch depends only on ``(seed, epoch)`` and the dropout RNG state is restored, the resumed
 run ends with the same weights as an uninterrupted one (bit for bit on CPU with the same number of
 threads; CUDA kernels may not be deterministic).
+
+The device path (:func:`e2e.config.runtime_settings`): on CUDA, forward passes run under bf16 autocast,
+the visual branch is channels-last, cuDNN autotunes its convolutions, ``compile=True`` wraps the network
+in ``torch.compile`` and the training set is copied to device memory once (batches are cut there). On
+the CPU none of this happens, except bf16 autocast where a preset asks for it (``precision``).
 """
 
 from __future__ import annotations
@@ -30,12 +35,12 @@ import torch
 
 from benchbox import atomic
 from benchbox.protocol import global_ccc
-from e2e.config import E2EConfig
+from e2e.config import E2EConfig, RuntimeSettings, runtime_settings
 from e2e.data import SessionArrays, epoch_windows, window_batch
 from e2e.loss import ccc_loss
 from e2e.model import EmotionModel, augment_crops, frames_to_tensor, predict_frames
 
-__all__ = ["TrainResult", "train_model", "evaluate_global_ccc", "CHECKPOINT_FORMAT"]
+__all__ = ["TrainResult", "train_model", "train_step", "prepare_model", "evaluate_global_ccc", "CHECKPOINT_FORMAT"]
 
 CHECKPOINT_FORMAT = 1
 log = logging.getLogger("benchbox.e2e")
@@ -65,18 +70,19 @@ class TrainResult:
 def evaluate_global_ccc(model: EmotionModel, sessions: Sequence[SessionArrays], config: E2EConfig, *,
                         device: str = "cpu") -> list[float]:
     """Global CCC per target of the model's predictions on labelled ``sessions``."""
+    autocast = runtime_settings(config, device).autocast_bf16
     predictions = [predict_frames(model, dict(s.inputs), window_frames=config.sequence_frames,
                                   context=config.inference_context, encode_batch_frames=config.encode_batch_frames,
-                                  device=device) for s in sessions]
+                                  device=device, autocast_bf16=autocast) for s in sessions]
     num_targets = sessions[0].labels.shape[1]
     return [global_ccc([s.labels[:, k] for s in sessions], [p[:, k] for p in predictions]) for k in range(num_targets)]
 
 
 def _fingerprint(config: E2EConfig, seed: int, model: EmotionModel, train: Sequence[SessionArrays],
-                 select: Sequence[SessionArrays]) -> str:
+                 select: Sequence[SessionArrays], extra: dict | None = None) -> str:
     """What must match for a checkpoint to be resumed: configuration, seed, data and parameter shapes."""
     payload = {
-        "config": config.as_dict(), "seed": seed,
+        "config": config.as_dict(), "seed": seed, "extra": extra,
         "train": [(s.id, s.num_frames, _label_digest(s)) for s in train],
         "select": [(s.id, s.num_frames, _label_digest(s)) for s in select],
         "parameters": [(name, list(p.shape)) for name, p in model.named_parameters()],
@@ -102,6 +108,62 @@ def _set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+class _Batches:
+    """Cuts training batches out of the sessions: from host memory (memory-mapped caches, CPU path) or,
+    with ``resident_data``, from one copy of the training set kept in device memory (CUDA path)."""
+
+    def __init__(self, sessions: Sequence[SessionArrays], window: int, device: str, runtime: RuntimeSettings):
+        self.sessions, self.window, self.device = sessions, window, device
+        self.resident = None
+        if runtime.resident_data:
+            self.resident = [({m: torch.from_numpy(np.ascontiguousarray(v)).to(device) for m, v in s.inputs.items()},
+                              torch.from_numpy(np.asarray(s.labels, dtype=np.float32)).to(device)) for s in sessions]
+
+    def __call__(self, windows: Sequence[tuple[int, int]]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        if self.resident is None:
+            inputs, labels = window_batch(self.sessions, windows, self.window)
+            return ({m: frames_to_tensor(m, v, self.device) for m, v in inputs.items()},
+                    torch.from_numpy(labels).to(self.device, torch.float32))
+        w = self.window
+        modalities = self.resident[windows[0][0]][0]
+        inputs = {m: torch.stack([self.resident[i][0][m][s : s + w] for i, s in windows]) for m in modalities}
+        labels = torch.stack([self.resident[i][1][s : s + w] for i, s in windows])
+        return {m: frames_to_tensor(m, v, self.device) for m, v in inputs.items()}, labels
+
+
+def train_step(network: torch.nn.Module, optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
+               labels: torch.Tensor, config: E2EConfig, runtime: RuntimeSettings, *,
+               augment_video: bool = False) -> torch.Tensor:
+    """One optimiser step (augmentation, forward under the device's autocast, CCC loss in float32,
+    backward, Adam); returns the detached loss."""
+    if augment_video and "video" in tensors:
+        video, stride = tensors["video"], getattr(network, "visual_stride", 1)
+        if stride > 1:  # only the frames the ResNet encodes need augmenting
+            video = video.clone()
+            video[:, ::stride] = augment_crops(video[:, ::stride])
+        else:
+            video = augment_crops(video)
+        tensors = dict(tensors, video=video)
+    with torch.autocast(runtime.device_type, dtype=torch.bfloat16, enabled=runtime.autocast_bf16):
+        prediction, _ = network(**tensors)
+    loss = ccc_loss(prediction.float(), labels, pool=config.loss_pool)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss.detach()
+
+
+def prepare_model(model: EmotionModel, runtime: RuntimeSettings) -> torch.nn.Module:
+    """Apply the device path to ``model`` in place (channels-last visual branch, cuDNN autotuning) and
+    return the module to call (``torch.compile``-d when asked; its parameters are ``model``'s)."""
+    if runtime.cudnn_benchmark:
+        torch.backends.cudnn.benchmark = True
+    if runtime.channels_last and model.video is not None:
+        model.video.to(memory_format=torch.channels_last)
+        model.video.channels_last = True
+    return torch.compile(model) if runtime.compile else model
+
+
 def _cpu_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
     return {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
 
@@ -109,7 +171,8 @@ def _cpu_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 def train_model(model: EmotionModel, train: Sequence[SessionArrays], select: Sequence[SessionArrays],
                 config: E2EConfig, *, seed: int, device: str = "cpu", checkpoint_path: str | Path | None = None,
                 logger: logging.Logger | None = None, on_step: Callable[[int], None] | None = None,
-                augment_video: bool = False) -> TrainResult:
+                augment_video: bool = False, evaluate_initial: bool = False,
+                fingerprint_extra: dict | None = None) -> TrainResult:
     """Train ``model`` in place (ending with its best state on ``select``) and return what happened.
 
     Args:
@@ -123,8 +186,14 @@ def train_model(model: EmotionModel, train: Sequence[SessionArrays], select: Seq
         logger: Progress messages.
         on_step: Called with the step number after every optimiser step (progress, tests).
         augment_video: Apply :func:`e2e.model.augment_crops` to training crops (the paper's augmentation).
+        evaluate_initial: Score ``select`` before the first step too (history entry ``epoch 0``), so that
+            early stopping can keep the starting weights (a network initialised from trained models).
+        fingerprint_extra: More that a resumable checkpoint must match (e.g. which weights initialised
+            the network).
     """
     logger = logger or log
+    runtime = runtime_settings(config, device)
+    network = prepare_model(model, runtime)
     lengths = [s.num_frames for s in train]
     window = min(config.sequence_frames, min(lengths))
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
@@ -132,7 +201,7 @@ def train_model(model: EmotionModel, train: Sequence[SessionArrays], select: Seq
     best_state: dict | None = None
     evals_since_best = 0
     last_loss: float | None = None
-    fingerprint = _fingerprint(config, seed, model, train, select)
+    fingerprint = _fingerprint(config, seed, model, train, select, fingerprint_extra)
     path = Path(checkpoint_path) if checkpoint_path is not None else None
 
     if path is not None and path.exists():
@@ -149,8 +218,16 @@ def train_model(model: EmotionModel, train: Sequence[SessionArrays], select: Seq
         else:
             logger.info("e2e: ignoring checkpoint %s of another configuration or data", path)
 
+    batch_source = _Batches(train, window, device, runtime)
     started = time.perf_counter()
     elapsed_before = result.train_seconds
+    if evaluate_initial and select and result.epochs == 0 and not result.history:
+        scores = evaluate_global_ccc(model, select, config, device=device)
+        score = float(np.mean(scores))
+        result.best_select_ccc = -math.inf if math.isnan(score) else score
+        result.best_epoch, best_state = 0, _cpu_state(model)
+        result.history.append({"epoch": 0, "step": 0, "select_ccc": [float(x) for x in scores], "last_loss": None})
+        logger.info("e2e: before training, select global CCC %s", " / ".join(f"{x:.4f}" for x in scores))
     while not result.finished:
         epoch = result.epochs + 1
         model.train()
@@ -159,17 +236,9 @@ def train_model(model: EmotionModel, train: Sequence[SessionArrays], select: Seq
             if config.max_steps is not None and result.steps >= config.max_steps:
                 break
             step_started = time.perf_counter()
-            inputs, labels = window_batch(train, batches[first : first + config.batch_size], window)
-            tensors = {m: frames_to_tensor(m, v, device) for m, v in inputs.items()}
-            if augment_video and "video" in tensors:
-                tensors["video"] = augment_crops(tensors["video"])
-            prediction, _ = model(**tensors)
-            loss = ccc_loss(prediction, torch.from_numpy(labels).to(device=device, dtype=prediction.dtype),
-                            pool=config.loss_pool)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            last_loss = float(loss.detach())
+            tensors, labels = batch_source(batches[first : first + config.batch_size])
+            loss = train_step(network, optimizer, tensors, labels, config, runtime, augment_video=augment_video)
+            last_loss = float(loss)  # also waits for the device, so step_seconds is the real step time
             result.steps += 1
             result.frames_trained += labels.shape[0] * labels.shape[1]
             result.step_seconds += time.perf_counter() - step_started

@@ -13,9 +13,12 @@ def corpus(tmp_path_factory):
 
 
 @pytest.mark.parametrize("name", model_names())
-def test_registered_model_fits_and_predicts(name, corpus):
+def test_registered_model_fits_and_predicts(name, corpus, monkeypatch):
     from benchbox.registry import MODEL_GROUP, load_entry_point
 
+    # The end-to-end models' default CPU presets train for a minute; their toy preset keeps this test fast
+    # (the presets themselves are covered in tests/test_e2e_*.py).
+    monkeypatch.setenv("BENCHBOX_E2E_PRESET", "smoke")
     factory = load_entry_point(MODEL_GROUP, name)
     result = check_model(factory, name=name, corpus_root=corpus)
     assert result.num_predicted_sessions == 2

@@ -40,24 +40,36 @@ def test_e2e_audio_passes_the_conformance_check(foreign_corpus):
     assert not model.model_.training
 
 
-def test_default_preset_follows_the_device_and_is_reported(tmp_path):
+def test_default_preset_follows_the_device_and_is_reported(tmp_path, monkeypatch):
+    monkeypatch.delenv("BENCHBOX_E2E_PRESET", raising=False)
     assert E2EAudio()._resolve(_ctx(tmp_path))[0] == "cpu"
+    assert E2EVideo()._resolve(_ctx(tmp_path))[0] == E2EAV()._resolve(_ctx(tmp_path))[0] == "cpu-48px"
     assert E2EAudio()._resolve(_ctx(tmp_path, device="cuda"))[0] == "paper"
+    assert E2EAV()._resolve(_ctx(tmp_path, device="cuda"))[0] == "paper"
     assert E2EAudio("smoke")._resolve(_ctx(tmp_path, device="cuda"))[0] == "smoke"
-    preset, config = E2EAudio("paper", overrides={"max_epochs": 1})._resolve(_ctx(tmp_path))
+    preset, config, source = E2EAudio("paper", overrides={"max_epochs": 1})._resolve(_ctx(tmp_path))
     assert preset == "paper" and config.max_epochs == 1 and config.audio_variant == "paper"
+    assert source == "constructor"
+    monkeypatch.setenv("BENCHBOX_E2E_PRESET", "paper")
+    assert E2EVideo()._resolve(_ctx(tmp_path))[::2] == ("paper", "$BENCHBOX_E2E_PRESET")
+    monkeypatch.setenv("BENCHBOX_E2E_PRESET", "papr")
+    with pytest.raises(BenchboxError, match="Unknown e2e preset 'papr'. Did you mean 'paper'"):
+        E2EVideo()._resolve(_ctx(tmp_path))
     info = E2EAudio("paper").profile_info()  # unfitted: the figures of the named preset
     assert info["preset"] == "paper" and info["audio_variant"] == "paper" and info["parameters"] > 8_000_000
+    video = E2EVideo("cpu-48px").profile_info()
+    assert video["crop_size_px"] == 48 and video["visual_frames_per_s"] == 2.5 and not video["paper_preset"]
 
 
-def test_audiovisual_plugin_reads_crops_through_its_loader(foreign_corpus):
-    def stub_crops(session, cache):
+def test_video_plugin_reads_crops_through_its_loader(foreign_corpus):
+    sizes = []
+
+    def stub_crops(session, cache, size):
+        sizes.append(size)
         rng = np.random.default_rng(len(session.id))
-        return rng.integers(0, 256, (session.num_frames, 16, 16, 3), dtype=np.uint8)
+        return rng.integers(0, 256, (session.num_frames, size, size, 3), dtype=np.uint8)
 
-    model = E2EAV("smoke", overrides={"max_epochs": 1, "crop_size": 16}, crop_loader=stub_crops)
+    model = E2EVideo("smoke", overrides={"max_epochs": 1, "crop_size": 20}, crop_loader=stub_crops)
     result = check_model(lambda: model, corpus_root=foreign_corpus)
-    assert result.modalities == ("audio", "video") and model.model_.lstm.input_size == 1280 + 2048
-    assert model.profile_info()["flops_per_media_second"] > 0
-    with pytest.raises(BenchboxError, match="no crop loader is configured"):
-        check_model(lambda: E2EVideo("smoke"), corpus_root=foreign_corpus)
+    assert result.modalities == ("video",) and model.model_.lstm.input_size == 2048
+    assert set(sizes) == {20} and model.profile_info()["crop_size_px"] == 20
