@@ -267,9 +267,7 @@ def hog_window_features(crops: np.ndarray, *, num_frames: int, window_frames: in
             gray = np.clip(gray, 0, 255).astype(np.uint8)
         for k, image in enumerate(gray):
             per_frame[start + k] = descriptor.compute(image).ravel()
-    centres = np.minimum(np.arange(num_frames), num_video_frames - 1)
-    lows = np.maximum(centres - (window_frames - 1) // 2, 0)
-    highs = np.minimum(centres + window_frames // 2 + 1, num_video_frames)
+    lows, highs = _window_bounds(num_frames, num_video_frames, window_frames)
     cumulative = np.zeros((num_video_frames + 1, per_frame.shape[1]), dtype=np.float64)
     np.cumsum(per_frame, axis=0, out=cumulative[1:])
     return ((cumulative[highs] - cumulative[lows]) / (highs - lows)[:, None]).astype(np.float32)
@@ -422,12 +420,18 @@ def _per_frame_block_histograms(crops: np.ndarray, *, grid: tuple[int, int], gab
     return counts
 
 
-def _window_histograms(per_frame: np.ndarray, *, num_frames: int, window_frames: int) -> np.ndarray:
-    """Normalised window sums of per-frame counts (T, D) for every label frame -> (num_frames, D)."""
-    num_video_frames, dim = per_frame.shape
+def _window_bounds(num_frames: int, num_video_frames: int, window_frames: int) -> tuple[np.ndarray, np.ndarray]:
+    """Video frames ``[low, high)`` of the window centred on every label frame, clipped to the video."""
     centres = np.minimum(np.arange(num_frames), num_video_frames - 1)
     lows = np.maximum(centres - (window_frames - 1) // 2, 0)
     highs = np.minimum(centres + window_frames // 2 + 1, num_video_frames)
+    return lows, highs
+
+
+def _window_histograms(per_frame: np.ndarray, *, num_frames: int, window_frames: int) -> np.ndarray:
+    """Normalised window sums of per-frame counts (T, D) for every label frame -> (num_frames, D)."""
+    num_video_frames, dim = per_frame.shape
+    lows, highs = _window_bounds(num_frames, num_video_frames, window_frames)
     largest_total = int(per_frame.max(initial=0)) * num_video_frames
     sum_dtype = np.int32 if largest_total < np.iinfo(np.int32).max else np.int64
 
