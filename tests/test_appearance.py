@@ -328,3 +328,42 @@ def test_hog_ignores_lighting_gain_but_sees_the_mouth():
 def test_hog_rejects_crops_that_do_not_tile_into_cells():
     with pytest.raises(ValueError, match="'crops' parameter of hog_window_features must hold square crops"):
         appearance.hog_window_features(np.zeros((3, 90, 90), np.uint8), num_frames=3)
+
+
+def test_session_normalised_appearance_pca_is_fitted_on_standardised_descriptors():
+    """Faces differ between sessions far more than expressions within one: a PCA of raw descriptors puts
+    its leading component on identity; with ``session_normalisation`` it must be fitted after each session
+    is standardised, so that its leading component follows the expression (what the regressor needs)."""
+    import logging
+    from types import SimpleNamespace
+
+    from baselines.video import AppearanceXGB
+
+    rng = np.random.default_rng(5)
+    expression_axis = np.array([1.0, 1.0, 1.0, 0.0, 0.0, 0.0]) / np.sqrt(3)  # e.g. mouth-corner bins
+    identity_axis = np.array([0.0, 0.0, 0.0, 1.0, 1.0, 1.0]) / np.sqrt(3)  # e.g. face-shape bins
+
+    def session(sid: int) -> SimpleNamespace:
+        expression = rng.standard_normal((200, 1))
+        rows = expression * expression_axis + 50.0 * rng.standard_normal() * identity_axis
+        rows = rows + 0.3 * rng.standard_normal(rows.shape)
+        return SimpleNamespace(id=f"train_{sid}", rows=rows, labels=np.hstack([expression, -expression]),
+                               num_frames=200)
+
+    class Fixed(AppearanceXGB):
+        def _raw_features(self, session, window_s, ctx):
+            return session.rows
+
+    train, select = [session(i) for i in range(4)], [session(i) for i in range(4, 6)]
+    ctx = SimpleNamespace(seed=0, targets=("arousal", "valence"), logger=logging.getLogger("test"))
+    model = Fixed(windows_s=(1.0,), n_components=1, grid={"max_depth": [2], "learning_rate": [0.3]})
+    model.fit(train, select, ctx)
+    leading = model.pca_[1.0].pca_.components_[0]
+    assert abs(leading @ expression_axis) > 0.99
+    predictions = model.predict(select, ctx)["train_4"]
+    assert np.corrcoef(predictions[:, 0], select[0].labels[:, 0])[0, 1] > 0.9
+
+    raw = Fixed(windows_s=(1.0,), n_components=1, session_normalisation=False,
+                grid={"max_depth": [2], "learning_rate": [0.3]})
+    raw.fit(train, select, ctx)
+    assert abs(raw.pca_[1.0].pca_.components_[0] @ identity_axis) > 0.95
