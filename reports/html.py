@@ -55,6 +55,24 @@ def _fmt(value, digits: int = 3) -> str:
     return f"{value:.{digits}f}"
 
 
+def _profile_costs(profile: dict) -> dict[str, str]:
+    """The cost figures a plugin's ``profile_info`` may give (the e2e models give all of them), formatted
+    for the cost table; a figure the plugin does not give is "–"."""
+    parameters = profile.get("parameters")
+    flops = profile.get("flops_per_media_second")
+    memory = profile.get("peak_memory_fit")
+    peak_mb = memory.get("peak_mb") if isinstance(memory, dict) else memory
+    preset = profile.get("preset")
+    if preset is not None and profile.get("paper_preset") is False:
+        preset = f"{preset} (not the paper's)"
+    return {"preset": preset or "–",
+            "parameters_m": _fmt(parameters / 1e6 if parameters is not None else None, 2),
+            "gflops_per_media_s": _fmt(flops / 1e9 if flops is not None else None, 2),
+            "training_s": _fmt(profile.get("training_time_s"), 1),
+            "train_fps": _fmt(profile.get("train_frames_per_s"), 0),
+            "peak_mb": _fmt(peak_mb, 0)}
+
+
 def render_report(run_dir: Path) -> str:
     folder = RunFolder(run_dir)
     run = folder.read_run()
@@ -95,7 +113,8 @@ def render_report(run_dir: Path) -> str:
             if status.get("status") == "done":
                 costs.append({"model": model["name"], "seed": seed, "fit_s": _fmt(status.get("fit_s"), 2),
                               "predict_s": _fmt(status.get("predict_s"), 2),
-                              "rtf": _fmt(status.get("predict_real_time_factor"), 5)})
+                              "rtf": _fmt(status.get("predict_real_time_factor"), 5),
+                              **_profile_costs(status.get("profile") or {})})
 
     decisions = []
     for model in run["models"]:

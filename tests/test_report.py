@@ -101,3 +101,31 @@ def test_report_shows_intervals_verdicts_and_matrix(foreign_corpus, tmp_path):
     stats = __import__("json").loads(folder.stats_path.read_text())
     assert stats["resamples"] == 500 and {v["model"] for v in stats["verdicts"]} == {"oracle"}
     assert pd.notna(stats["scores"][0]["estimate"])
+
+
+def test_cost_table_shows_the_e2e_profile(tmp_path, monkeypatch):
+    """The cost table carries what an e2e model's profile measured: preset (flagged when not the paper's),
+    parameters, FLOPs per second of media, training time and throughput, peak memory."""
+    import json
+    import re
+
+    from benchbox.testing import tiny_corpus
+
+    monkeypatch.setenv("BENCHBOX_E2E_PRESET", "smoke")
+    corpus = tiny_corpus(tmp_path / "corpus", train=3, dev=2, seconds=6.0, seed=3)
+    config = RunConfig(suite=load_suite("avec2016"), corpus=load_corpus(corpus), models=["mean", "e2e-audio"],
+                       seeds=[0], out_dir=tmp_path / "run", progress=False, command="benchbox run <test>")
+    run_dir = run_suite(config).run_dir
+    profile = json.loads((run_dir / "units" / "e2e-audio" / "seed-0" / "status.json").read_text())["profile"]
+    dom = render_in_browser(run_dir / "report.html", tmp_path)
+    table = dom[dom.index('id="cost"'):]
+    table = table[: table.index("</table>")]
+    rows = {re.search(r'<td class="name">([^<]+)</td>', row).group(1): re.findall(r"<td[^>]*>([^<]*)</td>", row)
+            for row in re.findall(r"<tr>(.*?)</tr>", table, flags=re.S) if "<td" in row}
+    e2e = rows["e2e-audio"]
+    assert e2e[5] == "smoke (not the paper's)"
+    assert e2e[6] == f"{profile['parameters'] / 1e6:.2f}" and float(e2e[6]) > 0
+    assert e2e[7] == f"{profile['flops_per_media_second'] / 1e9:.2f}"
+    assert e2e[8] == f"{profile['training_time_s']:.1f}" and float(e2e[9]) > 0
+    assert e2e[10] == f"{profile['peak_memory_fit']['peak_mb']:.0f}"
+    assert rows["mean"][5:] == ["–"] * 6  # a model without a profile of its costs
