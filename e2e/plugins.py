@@ -100,6 +100,7 @@ class _E2EModel:
         self.device_: str | None = None
         self.num_targets_: int | None = None
         self.initialised_from_: dict[str, Any] | None = None
+        self.fine_tuning_: dict[str, Any] | None = None
         self.weights_key_: str | None = None
         self.fit_memory_: dict[str, Any] | None = None
         self.predict_memory_: dict[str, Any] | None = None
@@ -273,10 +274,9 @@ class _E2EModel:
             model = EmotionModel(self.modalities, len(ctx.targets), **config.model_kwargs()).to(ctx.device)
             self.initialised_from_ = self._initialise_branches(model, train, select, ctx) if self.init_from else None
             initialised = bool(self.initialised_from_ and any(self.initialised_from_.values()))
-            if initialised and config.max_epochs_initialised is not None:
-                import dataclasses
-
-                config = dataclasses.replace(config, max_epochs=config.max_epochs_initialised)
+            if initialised:
+                config = config.for_fine_tuning()
+                self.fine_tuning_ = {"learning_rate": config.learning_rate, "max_epochs": config.max_epochs}
             self.result_ = train_model(model, train_arrays, select_arrays, config, seed=ctx.seed, device=ctx.device,
                                        checkpoint_path=ctx.scratch_dir / f"{self.name}-checkpoint.pt",
                                        logger=ctx.logger, augment_video=config.video_augment,
@@ -359,6 +359,7 @@ class _E2EModel:
             })
         if self.init_from:
             info["initialised_from"] = self.initialised_from_
+            info["fine_tuning"] = self.fine_tuning_  # learning rate and epoch budget used from unimodal weights
         if self.inference_media_seconds_ > 0:
             info.update({
                 "inference_real_time_factor": round(self.inference_seconds_ / self.inference_media_seconds_, 6),

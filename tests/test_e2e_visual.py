@@ -152,11 +152,15 @@ def test_av_model_starts_from_the_unimodal_weights_and_reports_its_cost(corpus, 
 
     def spy(model, *args, **kwargs):
         captured.update({k: v.clone() for k, v in model.state_dict().items()})
+        captured["config"] = args[2]
         return original(model, *args, **kwargs)
 
     monkeypatch.setattr(e2e.trainer, "train_model", spy)
-    av = E2EAV("smoke")
+    # fine-tuning from the unimodal weights uses its own learning rate and epoch budget
+    av = E2EAV("smoke", overrides={"learning_rate_initialised": 1e-4, "max_epochs_initialised": 1})
     av.fit(parts.fit, parts.select, ctx)
+    config = captured.pop("config")
+    assert (config.learning_rate, config.max_epochs) == (1e-4, 1) != (PRESETS["smoke"].learning_rate, None)
     for modality, source in (("audio", audio), ("video", video)):
         stored = source.model_.state_dict()
         keys = [k for k in captured if k.startswith(f"{modality}.")]
@@ -175,7 +179,7 @@ def test_av_model_starts_from_the_unimodal_weights_and_reports_its_cost(corpus, 
     # so before fine-tuning it predicts what that model predicts (epoch 0 of the early-stopping history)
     assert av.result_.history[0]["epoch"] == 0
     np.testing.assert_allclose(np.mean(av.result_.history[0]["select_ccc"]), best.result_.best_select_ccc, atol=1e-5)
-    assert info["epochs"] == PRESETS["smoke"].max_epochs
+    assert info["epochs"] == 1 and info["fine_tuning"] == {"learning_rate": 1e-4, "max_epochs": 1}
 
     predictions = av.predict(strip_labels(parts.test), ctx)
     assert predictions[parts.test[0].id].shape == (parts.test[0].num_frames, 2)
