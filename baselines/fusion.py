@@ -37,6 +37,7 @@ class LateFusion:
     modalities = frozenset()
     family = "fusion"
     requires: tuple[str, ...] = ()
+    combines_predictions = True
 
     def __init__(self) -> None:
         self.weights_: np.ndarray | None = None  # (targets, len(requires) + 1), intercept last

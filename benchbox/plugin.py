@@ -12,10 +12,13 @@ instances have:
 - optionally ``profile_info() -> dict`` (cost figures: parameters, FLOPs, preset, ...), a class
   attribute ``description`` (else the first docstring line is used) and a class attribute ``family``
   (``"handcrafted"``, ``"end-to-end"``, ...): a suite can name ``best:<family>`` as a reference system;
-- optionally ``requires``: names of models whose predictions this model combines (late fusion). The
-  harness runs them first and hands their predictions in ``ctx.upstream``; such a model gets no
-  annotation-delay search and no post-processing (its inputs are already compensated), unless the suite
-  sets them for it explicitly.
+- optionally ``requires``: names of models that must run first (same seed); the harness hands their
+  final predictions in ``ctx.upstream``;
+- optionally ``combines_predictions`` (default: ``bool(requires)``): the model's output is a combination
+  of those predictions (late fusion), which are already delay-compensated and post-processed, so it gets
+  no annotation-delay search and no post-processing unless the suite sets them for it explicitly. A
+  model that only needs its ``requires`` to run first (``e2e-av`` starts from their stored weights) sets
+  it to ``False`` and goes through the protocol like any other model.
 
 Plugin modules must be cheap to import: import torch and other heavy packages inside ``fit``/``predict``
 so that ``benchbox models`` stays instant.

@@ -28,7 +28,10 @@ class ModelInfo:
     description: str
     target: str  # "module:attr" of the entry point
     family: str = ""  # optional plugin attribute: "reference", "handcrafted", "end-to-end", ...
-    requires: tuple[str, ...] = ()  # models whose predictions this one combines (late fusion)
+    requires: tuple[str, ...] = ()  # models that run first; their predictions are in ctx.upstream
+    #: The model's output combines its ``requires``' final predictions (late fusion): no delay search and no
+    #: post-processing by default. Plugin attribute ``combines_predictions``; absent: ``bool(requires)``.
+    combines_predictions: bool = False
 
 
 def _group(group: str) -> dict[str, EntryPoint]:
@@ -88,8 +91,11 @@ def model_info(name: str) -> ModelInfo:
     factory = load_entry_point(MODEL_GROUP, name)
     ep = model_entry_points()[name]
     modalities = getattr(factory, "modalities", ())
+    requires = tuple(getattr(factory, "requires", ()) or ())
+    combines = getattr(factory, "combines_predictions", None)
     return ModelInfo(name, tuple(sorted(modalities)), _package(ep), _description(factory), ep.value,
-                     str(getattr(factory, "family", "") or ""), tuple(getattr(factory, "requires", ()) or ()))
+                     str(getattr(factory, "family", "") or ""), requires,
+                     bool(requires) if combines is None else bool(combines))
 
 
 def create_model(name: str):

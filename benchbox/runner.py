@@ -236,7 +236,7 @@ def _distinct_warnings(caught: Sequence[warnings.WarningMessage], limit: int = 5
 
 
 def _protocol_settings(config: RunConfig, name: str):
-    return config.suite.protocol(name, combines_predictions=bool(model_info(name).requires))
+    return config.suite.protocol(name, combines_predictions=model_info(name).combines_predictions)
 
 
 def _apply_protocol(config: RunConfig, name: str, partitions, by_delay: dict[int, dict[str, np.ndarray]]):

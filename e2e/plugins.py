@@ -27,10 +27,10 @@ from the other, starts the fusion LSTM and head as those of the unimodal model w
 (zero weights on the other modality's features, so fine-tuning starts from that model's predictions and
 early stopping, which also scores the starting point, can keep it) and records ``initialised_from``.
 Where a unimodal model's weights are not in the cache, that branch starts from random weights and a
-:class:`UnimodalWeightsMissingWarning` says so (it ends up in the run's report). The harness treats a model
-with ``requires`` as one that combines predictions (no delay search, no post-processing unless the suite
-says otherwise), so a suite must give ``e2e-av`` its delay and post-processing explicitly, as ``avec2016``
-does.
+:class:`UnimodalWeightsMissingWarning` says so (it ends up in the run's report). ``combines_predictions =
+False`` tells the harness that, unlike late fusion, ``e2e-av`` goes through the suite's protocol (delay
+search and post-processing) like any other model; a suite should give it the same delay candidates as
+the unimodal models, as ``avec2016`` does.
 
 This module imports neither torch nor torchvision: ``benchbox models`` lists it instantly.
 """
@@ -412,6 +412,8 @@ class E2EAV(_E2EModel):
     modalities = frozenset({"audio", "video"})
     #: The harness runs these first (same seed and delay); their stored weights initialise the branches.
     requires = ("e2e-audio", "e2e-video")
+    #: It learns from the media, not from their predictions: the suite's protocol applies as to any model.
+    combines_predictions = False
     init_from = {"audio": "e2e-audio", "video": "e2e-video"}
     description = ("End-to-end audiovisual model (Tzirakis et al. 2017): audio CNN + ResNet-50 features into a "
                    "2-layer LSTM, CCC loss, initialised from e2e-audio and e2e-video and fine-tuned end to end.")

@@ -134,8 +134,13 @@ def test_visual_models_are_registered_with_their_protocol():
     suite = load_suite("avec2016")
     for name in ("e2e-audio", "e2e-video"):
         assert suite.protocol(name).delays_frames == (60,)
-    av = suite.protocol("e2e-av", combines_predictions=True)
-    assert av.delays_frames == (60,) and av.postprocessing  # not the late-fusion default
+    # e2e-av needs its unimodal models to run first but learns from the media: the suite's protocol
+    # (post-processing included) applies to it, unlike late fusion, which combines predictions
+    assert not model_info("e2e-av").combines_predictions and model_info("late-fusion").combines_predictions
+    av = suite.protocol("e2e-av", combines_predictions=False)
+    assert av.delays_frames == (60,) and av.postprocessing
+    fusion = suite.protocol("late-fusion", combines_predictions=True)
+    assert fusion.delays_frames == (0,) and not fusion.postprocessing
 
 
 def test_av_model_starts_from_the_unimodal_weights_and_reports_its_cost(corpus, cache, tmp_path, monkeypatch):

@@ -67,6 +67,20 @@ EnergyFusion = late_fusion_plugin("throwaway-fusion", ["throwaway-energy", "mean
 BrokenFusion = late_fusion_plugin("throwaway-fusion-broken", ["throwaway-crash", "mean"])
 
 
+class AfterEnergy(AudioEnergy):
+    """Needs throwaway-energy to run first; says nothing about combining its predictions."""
+
+    name = "throwaway-after"
+    requires = ("throwaway-energy",)
+
+
+class AfterEnergyOwnProtocol(AfterEnergy):
+    """Needs throwaway-energy to run first but learns from the media itself."""
+
+    name = "throwaway-after-own"
+    combines_predictions = False
+
+
 class Crashes:
     """Raises while fitting (must fail alone)."""
 
@@ -95,6 +109,8 @@ throwaway-short = "throwaway_plugin:WrongLength"
 throwaway-crash = "throwaway_plugin:Crashes"
 throwaway-fusion = "throwaway_plugin:EnergyFusion"
 throwaway-fusion-broken = "throwaway_plugin:BrokenFusion"
+throwaway-after = "throwaway_plugin:AfterEnergy"
+throwaway-after-own = "throwaway_plugin:AfterEnergyOwnProtocol"
 '''
 
 
@@ -193,3 +209,19 @@ def test_late_fusion_fails_alone_when_an_input_failed(with_plugin, foreign_corpu
     status = folder.unit_status("throwaway-fusion-broken", 0)
     assert status["status"] == "failed"
     assert "combines 'throwaway-crash', which has no finished predictions for seed 0" in status["error"]
+
+
+def test_requires_orders_models_and_combines_predictions_sets_the_protocol(with_plugin):
+    """``requires`` alone means late fusion (no delay search, no post-processing); a model that only needs
+    its inputs to run first says ``combines_predictions = False`` and gets the suite's protocol."""
+    from benchbox.registry import model_info
+    from benchbox.runner import resolve_models
+    from benchbox.suites import load_suite
+
+    suite = load_suite("avec2016")
+    assert resolve_models(["throwaway-after-own"], suite) == ["throwaway-energy", "throwaway-after-own"]
+    implied, own = model_info("throwaway-after"), model_info("throwaway-after-own")
+    assert implied.combines_predictions and not own.combines_predictions
+    assert suite.protocol(implied.name, combines_predictions=implied.combines_predictions).delays_frames == (0,)
+    settings = suite.protocol(own.name, combines_predictions=own.combines_predictions)
+    assert settings.delays_frames == (0, 20, 40, 60, 80, 100) and settings.postprocessing
