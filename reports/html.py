@@ -73,6 +73,19 @@ def _profile_costs(profile: dict) -> dict[str, str]:
             "peak_mb": _fmt(peak_mb, 0)}
 
 
+def _verdict_lines(verdicts: list[dict]) -> tuple[list[dict], str | None]:
+    """The verdicts as report lines, and the caveat they all share (said once above them), if any.
+
+    Each verdict's ``sentence`` in ``stats.json`` stands alone, caveat included; when every verdict carries
+    the same caveat (too few sessions for the family to reject anything), the report shows it once and
+    the verdicts without it. Verdicts from an older ``stats.json`` (no ``statement``) are shown whole.
+    """
+    caveats = {v.get("caveat") for v in verdicts}
+    shared = next(iter(caveats)) if len(caveats) == 1 and all("statement" in v for v in verdicts) else None
+    lines = [{"outcome": v["outcome"], "text": v["statement"] if shared else v["sentence"]} for v in verdicts]
+    return lines, (shared[0].upper() + shared[1:]) if shared else None
+
+
 def render_report(run_dir: Path) -> str:
     folder = RunFolder(run_dir)
     run = folder.read_run()
@@ -159,6 +172,7 @@ def render_report(run_dir: Path) -> str:
                 matrices.append({"target": target, "image": image})
     for row in rows:
         row["intervals"] = [intervals.get((row["model"], t), "–") for t in targets]
+    verdicts, verdict_caveat = _verdict_lines((stats or {}).get("verdicts", []))
 
     template = _environment().get_template("report.html")
     return template.render(
@@ -175,6 +189,8 @@ def render_report(run_dir: Path) -> str:
         per_session_columns=per_session_columns,
         headline=run["suite"]["definition"]["scoring"],
         stats=stats,
+        verdicts=verdicts,
+        verdict_caveat=verdict_caveat,
         matrices=matrices,
         generated_at=dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
     )

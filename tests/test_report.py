@@ -100,6 +100,14 @@ def test_report_shows_intervals_verdicts_and_matrix(foreign_corpus, tmp_path):
     assert "95% session-bootstrap CI" in dom
     stats = __import__("json").loads(folder.stats_path.read_text())
     assert stats["resamples"] == 500 and {v["model"] for v in stats["verdicts"]} == {"oracle"}
+    # too few sessions for the Holm family to reject anything: the report says so once, above the verdicts,
+    # and the verdicts themselves (stats.json keeps each sentence whole) do not repeat it
+    assert not stats["holm_family"]["rejection_possible"]
+    caveat = stats["verdicts"][0]["caveat"]
+    assert caveat and all(caveat in v["sentence"] for v in stats["verdicts"])
+    verdict_list = dom[dom.index('id="verdicts"'):]
+    verdict_list = verdict_list[: verdict_list.index("</ul>")]
+    assert 'id="verdict-caveat"' in dom and caveat not in verdict_list and verdict_list.count("<li") == 2
     assert pd.notna(stats["scores"][0]["estimate"])
 
 

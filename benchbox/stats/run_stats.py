@@ -464,15 +464,15 @@ def _verdicts(
             outcome, phrase = "worse", f"{a} is worse than {b}"
         else:
             outcome, phrase = "not_significant", f"{a} is not significantly different from {b}"
-        sentence = (
+        statement = (
             f"{phrase} on {target}: ΔCCC = {delta:+.3f} [{low:.3f}, {high:.3f}], {_format_p(p_holm)} "
             f"(Holm-adjusted, {RANDOMISATION_METHOD}, {num_sessions} sessions; "
             f"{round(confidence * 100)}% interval: session bootstrap, approximate)"
         )
-        if not possible:
-            sentence += (
-                f"; with {num_sessions} sessions no comparison in this family can reach alpha = {alpha}"
-            )
+        caveat = (
+            f"with {num_sessions} sessions no comparison in this family can reach alpha = {alpha}"
+            if not possible else None
+        )
         verdicts.append(
             {
                 "model": a,
@@ -485,7 +485,11 @@ def _verdicts(
                 "p_value": row["p_value"],
                 "p_holm": p_holm,
                 "test_id": row["id"],
-                "sentence": sentence + ".",
+                # ``sentence`` stands alone (quote it anywhere); ``statement`` + ``caveat`` let a report
+                # say a caveat common to the whole family once
+                "sentence": statement + (f"; {caveat}" if caveat else "") + ".",
+                "statement": statement + ".",
+                "caveat": caveat,
             }
         )
     return verdicts
