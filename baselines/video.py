@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from baselines.windowed import WindowedRegressorModel
+from baselines.windowed import WindowedRegressorModel, standardise_session
 from benchbox.corpus.session import LabelledSession, Session
 from benchbox.plugin import ModelContext
 
@@ -126,9 +126,7 @@ class AppearanceRegressorModel(WindowedRegressorModel):
         raw descriptors spends its leading components on what tells the training faces apart, and once each
         session is standardised those components carry little more than amplified noise."""
         raw = np.asarray(self._raw_features(session, window_s, ctx), dtype=np.float64)
-        if not self.session_normalisation:
-            return raw
-        return (raw - raw.mean(axis=0)) / (raw.std(axis=0) + 1e-8)
+        return standardise_session(raw) if self.session_normalisation else raw
 
     def _session_features(self, session: Session, window_s: float, ctx: ModelContext) -> np.ndarray:
         return self.pca_[window_s].transform(self._descriptors(session, window_s, ctx))

@@ -16,7 +16,7 @@ import numpy as np
 from benchbox.corpus.session import LabelledSession, Session
 from benchbox.plugin import ModelContext
 
-__all__ = ["WindowedRegressorModel"]
+__all__ = ["WindowedRegressorModel", "standardise_session"]
 
 
 class WindowedRegressorModel:
@@ -139,12 +139,20 @@ class WindowedRegressorModel:
         range, a face's shape and lighting) and uses no labels, so it is applied to test sessions too.
         """
         features = np.asarray(self._session_features(session, window_s, ctx), dtype=np.float64)
-        if not self.session_normalisation:
-            return features
-        return (features - features.mean(axis=0)) / (features.std(axis=0) + 1e-8)
+        return standardise_session(features) if self.session_normalisation else features
 
     def _features(self, sessions: Sequence[Session], window_s: float, ctx: ModelContext) -> np.ndarray:
         return np.concatenate([self._normalised_features(s, window_s, ctx) for s in sessions])
+
+
+def standardise_session(features: np.ndarray) -> np.ndarray:
+    """One session's features ``(frames, features)`` standardised with that session's own mean and SD.
+
+    Example:
+        >>> standardise_session(np.array([[1.0, 5.0], [3.0, 5.0]])).round(6).tolist()
+        [[-1.0, 0.0], [1.0, 0.0]]
+    """
+    return (features - features.mean(axis=0)) / (features.std(axis=0) + 1e-8)
 
 
 def _plain(value: Any) -> Any:
