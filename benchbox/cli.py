@@ -7,7 +7,10 @@ import argparse
 import logging
 import shlex
 import sys
+import tomllib
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 __all__ = ["main", "build_parser"]
 
@@ -53,6 +56,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--partition", dest="test_split",
                      help="split to score on instead of the suite's (e.g. test, where your package has labels)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument("--option", action="append", default=[], metavar="MODEL.KEY=VALUE",
+                     help="keyword argument for a model's factory, over the suite's [models.options.MODEL] "
+                          "(repeatable; VALUE is read as a TOML value, else as text), e.g. "
+                          "e2e-video.visual_pretrained_weights=/data/resnet50.pth")
 
     data = commands.add_parser("data", help="corpus tools: synth, check")
     data_commands = data.add_subparsers(dest="data_command", required=True, metavar="DATA_COMMAND")
@@ -83,6 +90,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def parse_model_options(items: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """``["e2e-video.max_epochs=3", ...]`` -> ``{"e2e-video": {"max_epochs": 3}}``.
+
+    VALUE is read as a TOML value (``3``, ``1e-4``, ``true``, ``"text"``, ``[1, 2]``); anything that is not
+    one (a path, a bare word) is kept as text.
+
+    Example:
+        >>> parse_model_options(["e2e-av.preset=paper", "e2e-av.max_epochs=3", "e2e-av.compile=true"])
+        {'e2e-av': {'preset': 'paper', 'max_epochs': 3, 'compile': True}}
+    """
+    from benchbox.errors import BenchboxError
+
+    options: dict[str, dict[str, Any]] = {}
+    for item in items:
+        left, sep, text = item.partition("=")
+        model, dot, key = left.strip().rpartition(".")
+        if not sep or not dot or not model or not key.isidentifier():
+            raise BenchboxError(f"--option {item!r}: expected MODEL.KEY=VALUE (e.g. e2e-video.max_epochs=3).")
+        try:
+            value = tomllib.loads(f"value = {text.strip()}")["value"]
+        except tomllib.TOMLDecodeError:
+            value = text.strip()
+        options.setdefault(model, {})[key] = value
+    return options
+
+
 def _cmd_run(args) -> int:
     from benchbox.corpus.avec2016 import load_corpus
     from benchbox.corpus.default import embedded_corpus_root, ensure_embedded_corpus, resolve_data_root
@@ -90,6 +123,8 @@ def _cmd_run(args) -> int:
     from benchbox.suites import load_suite
 
     suite = load_suite(args.suite)
+    if args.option:
+        suite = suite.with_model_options(parse_model_options(args.option))
     models = resolve_models([m.strip() for m in args.models.split(",") if m.strip()] if args.models else None,
                             suite)
     root, notice = resolve_data_root(args.data_root)

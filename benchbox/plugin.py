@@ -30,7 +30,7 @@ import dataclasses
 import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -58,6 +58,9 @@ class ModelContext:
             (after the harness's delay compensation and post-processing) of each required model, same
             seed, ``{model: {session_id: array (num_frames, num_targets)}}`` for the select and test
             sessions.
+        model_options: The options this run gives each model's factory (the suite's ``[models.options]``
+            and ``benchbox run --option``), ``{model: {option: value}}``; a model that builds another
+            registered model (``e2e-av`` locating the stored weights of ``e2e-video``) creates it with these.
     """
 
     targets: tuple[str, ...]
@@ -68,6 +71,7 @@ class ModelContext:
     logger: logging.Logger
     frame_step_s: float = 0.04
     upstream: Mapping[str, Mapping[str, np.ndarray]] = dataclasses.field(default_factory=dict)
+    model_options: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
 
 
 @runtime_checkable

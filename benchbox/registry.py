@@ -9,7 +9,9 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import inspect
+from collections.abc import Mapping
 from importlib.metadata import EntryPoint, entry_points
+from typing import Any
 
 from benchbox.errors import RegistryError
 from benchbox.plugin import MODALITIES
@@ -98,11 +100,29 @@ def model_info(name: str) -> ModelInfo:
                      bool(requires) if combines is None else bool(combines))
 
 
-def create_model(name: str):
-    """Instantiate a registered model and check that it follows the plugin protocol."""
+def create_model(name: str, options: Mapping[str, Any] | None = None):
+    """Instantiate a registered model with ``options`` as keyword arguments of its factory (a suite's
+    ``[models.options.<name>]``) and check that it follows the plugin protocol."""
     factory = load_entry_point(MODEL_GROUP, name)
+    options = dict(options or {})
+    if options:
+        try:
+            signature = inspect.signature(factory)
+        except (TypeError, ValueError):  # a builtin or C factory: let the call itself tell
+            signature = None
+        if signature is not None:
+            try:
+                signature.bind(**options)
+            except TypeError as exc:
+                accepted = [p.name for p in signature.parameters.values()
+                            if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+                raise RegistryError(
+                    f"Model {name!r} does not accept the option(s) {', '.join(sorted(options))} ({exc}). "
+                    f"Its factory {getattr(factory, '__qualname__', factory)!s} takes: "
+                    f"{', '.join(accepted) or 'no keyword arguments'}."
+                ) from exc
     try:
-        model = factory()
+        model = factory(**options)
     except Exception as exc:
         raise RegistryError(f"Model {name!r}: creating it raised {type(exc).__name__}: {exc}") from exc
     validate_model(model, name)

@@ -81,6 +81,10 @@ def resolve_models(requested: Sequence[str] | None, suite: Suite) -> list[str]:
     unknown = [name for name in requested if name not in available]
     if unknown:
         raise BenchboxError(f"Unknown model {unknown[0]!r}.{did_you_mean(unknown[0], available)}")
+    for name in suite.model_options:
+        if name not in available:
+            raise BenchboxError(f"Options are given to model {name!r} (in {suite.source} or by --option), which is "
+                                f"not installed.{did_you_mean(name, available)}")
     ordered: list[str] = []
 
     def visit(name: str, path: tuple[str, ...]) -> None:
@@ -189,11 +193,12 @@ def _fit_predict_delay(config: RunConfig, folder: RunFolder, name: str, seed: in
             return {s.id: data[s.id] for s in scored}, folder.read_json(timing_path)
     scratch = unit_dir / "scratch" / f"delay-{delay}"
     scratch.mkdir(parents=True, exist_ok=True)
-    model = _staged("create", create_model, name)
+    model = _staged("create", create_model, name, config.suite.options_for(name))
     requires = tuple(getattr(model, "requires", ()) or ())
     upstream = _staged("create", _upstream_predictions, folder, name, seed, requires, config.suite.targets)
     ctx = ModelContext(targets=config.suite.targets, seed=seed, device=config.device, cache=cache,
-                       scratch_dir=scratch, logger=logging.getLogger(f"benchbox.model.{name}"), upstream=upstream)
+                       scratch_dir=scratch, logger=logging.getLogger(f"benchbox.model.{name}"), upstream=upstream,
+                       model_options=config.suite.model_options)
     missing = [m for m in sorted(model.modalities) if not _corpus_has(config.corpus, m)]
     if missing:
         raise _StageError("create", BenchboxError(
@@ -348,7 +353,8 @@ def _run_json(config: RunConfig, partitions, fingerprint: str, units: dict) -> d
         info = model_info(name)
         models.append({"name": name, "package": info.package, "entry_point": info.target,
                        "modalities": list(info.modalities), "description": info.description,
-                       "family": info.family, "units": units.get(name, {})})
+                       "family": info.family, "options": config.suite.options_for(name),
+                       "units": units.get(name, {})})
     return {
         "benchbox_run_format": 1,
         "suite": {"name": config.suite.name, "version": config.suite.version, "source": config.suite.source,

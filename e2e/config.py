@@ -16,8 +16,8 @@ from typing import Any
 from benchbox.errors import BenchboxError
 from benchbox.registry import did_you_mean
 
-__all__ = ["AUDIO_VARIANTS", "PRECISIONS", "E2EConfig", "PRESETS", "RuntimeSettings", "cpu_has_native_bf16",
-           "default_preset", "resolve_config", "runtime_settings"]
+__all__ = ["AUDIO_VARIANTS", "PRECISIONS", "E2EConfig", "PRESETS", "RuntimeSettings", "check_config_fields",
+           "cpu_has_native_bf16", "default_preset", "resolve_config", "runtime_settings"]
 
 #: Kernel sizes (first, second convolution) of the audio CNN. ``paper``: the figure of Tzirakis et al.
 #: 2017 (80 samples = 5 ms at 16 kHz, then 4,000 samples = 500 ms at 8 kHz); ``released``: the authors'
@@ -225,6 +225,19 @@ def default_preset(device: str, modalities: Iterable[str] = ("audio",)) -> str:
     return "cpu-48px" if "video" in set(modalities) else "cpu"
 
 
+def check_config_fields(fields: Iterable[str], owner: str) -> None:
+    """Raise BenchboxError naming ``owner`` if a name in ``fields`` is not an :class:`E2EConfig` field.
+
+    Example:
+        >>> check_config_fields(["max_epochs", "learning_rate"], "Model 'e2e-audio'")
+    """
+    known = sorted(f.name for f in dataclasses.fields(E2EConfig))
+    for key in fields:
+        if key not in known:
+            raise BenchboxError(f"{owner}: unknown option {key!r}; an e2e model takes 'preset' and the fields of "
+                                f"e2e.config.E2EConfig.{did_you_mean(key, known)}")
+
+
 def resolve_config(preset: str, overrides: Mapping[str, Any] | None = None) -> E2EConfig:
     """The preset's configuration with ``overrides`` applied; clear errors for unknown names.
 
@@ -234,11 +247,8 @@ def resolve_config(preset: str, overrides: Mapping[str, Any] | None = None) -> E
     """
     if preset not in PRESETS:
         raise BenchboxError(f"Unknown e2e preset {preset!r}.{did_you_mean(preset, list(PRESETS))}")
-    fields = {f.name for f in dataclasses.fields(E2EConfig)}
     overrides = dict(overrides or {})
-    for key in overrides:
-        if key not in fields:
-            raise BenchboxError(f"Unknown e2e configuration field {key!r}.{did_you_mean(key, sorted(fields))}")
+    check_config_fields(overrides, "e2e configuration")
     config = dataclasses.replace(PRESETS[preset], **overrides)
     _validate(config)
     return config

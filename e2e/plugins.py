@@ -13,16 +13,18 @@ The harness creates a fresh plugin per annotation-delay candidate and hands it a
 delay and post-processing are the harness's job, not the model's. Preset (see :mod:`e2e.config`): the
 constructor's ``preset``, else ``$BENCHBOX_E2E_PRESET``, else ``paper`` on CUDA and the CPU preset of the
 model's modalities on the CPU (``cpu`` for audio, ``cpu-48px`` for the visual models). The preset name and
-everything it changes are always in :meth:`profile_info`. Single fields can be changed with the
-constructor's ``overrides``.
+everything it changes are always in :meth:`profile_info`. Single fields of :class:`e2e.config.E2EConfig` can
+be changed with keyword arguments (``E2EVideo(visual_pretrained_weights="resnet50.pth")``; the same as
+``overrides={...}``), which is how a suite's ``[models.options.<name>]`` and ``benchbox run --option``
+reach them.
 
 Unimodal weights for ``e2e-av``: after training, the unimodal plugins store their best weights in the
 content-addressed cache (extractor ``e2e-weights``), keyed by model name, configuration, targets, seed,
 the training and selection sessions (ids, lengths and a digest of their labels, so the annotation delay
 is part of the key) and the SHA-256 of their media files. ``e2e-av`` declares ``requires = ("e2e-audio",
 "e2e-video")`` so that the harness runs those first (same seed, same delay, same data), looks their
-weights up under the key they were stored with (their configuration being that of the preset ``e2e-av``
-was given explicitly, else each model's own default), loads the audio branch from one and the visual branch
+weights up under the key they were stored with (each created with the options the run gives it,
+``ModelContext.model_options``, and the preset ``e2e-av`` was given explicitly if they have none), loads the audio branch from one and the visual branch
 from the other, starts the fusion LSTM and head as those of the unimodal model with the better select CCC
 (zero weights on the other modality's features, so fine-tuning starts from that model's predictions and
 early stopping, which also scores the starting point, can keep it) and records ``initialised_from``.
@@ -87,9 +89,13 @@ class _E2EModel:
     init_from: Mapping[str, str] = {}
 
     def __init__(self, preset: str | None = None, *, overrides: Mapping[str, Any] | None = None,
-                 crop_loader: CropLoader | None = None) -> None:
+                 crop_loader: CropLoader | None = None, **config: Any) -> None:
+        from e2e.config import check_config_fields
+
+        merged = {**dict(overrides or {}), **config}
+        check_config_fields(merged, f"Model {self.name!r}")
         self.preset = preset
-        self.overrides = overrides
+        self.overrides = merged or None
         self.crop_loader = crop_loader
         self.preset_: str | None = None
         self.preset_source_: str | None = None
@@ -158,6 +164,7 @@ class _E2EModel:
         """Where this model's best weights for this data, configuration, targets and seed are cached."""
         config = config or self._resolve(ctx)[1]
         media = [p for s in (*train, *select) for p in _media_paths(s, self.modalities)]
+        media += _initial_weight_files(config, self.modalities)  # their content, not only their path
         params = {"model": self.name, "config": config.as_dict(), "targets": list(ctx.targets), "seed": ctx.seed,
                   "train": [_session_key(s) for s in train], "select": [_session_key(s) for s in select]}
         key = ctx.cache.key(WEIGHTS_EXTRACTOR, _WEIGHTS_VERSION, params, media)
@@ -179,13 +186,16 @@ class _E2EModel:
         """Load each branch named in :attr:`init_from` from the stored weights of its unimodal model."""
         import torch
 
-        from benchbox.registry import MODEL_GROUP, load_entry_point
+        from benchbox.registry import create_model
 
         record: dict[str, Any] = {}
         sources: dict[str, dict] = {}
         for modality, source in self.init_from.items():
-            factory = load_entry_point(MODEL_GROUP, source)
-            unimodal = factory(self.preset) if self.preset else factory()
+            # created as the run creates it (its options), so that its weights are looked up under its key
+            options = dict(ctx.model_options.get(source, {}))
+            if self.preset and "preset" not in options:
+                options["preset"] = self.preset
+            unimodal = create_model(source, options)
             path = unimodal.weights_path(train, select, ctx)
             if not path.exists():
                 warnings.warn(f"{self.name}: no stored weights of {source!r} for this data, seed and configuration "
@@ -335,6 +345,7 @@ class _E2EModel:
             "visual_frames_per_s": round(25.0 / config.visual_stride, 3) if video else None,
             "visual_pretrained_weights": (config.visual_pretrained_weights or "none (random initialisation)")
             if video else None,
+            "visual_pretrained_weights_sha256": _weights_digest(config.visual_pretrained_weights) if video else None,
             "parameters": parameter_count(self.modalities, num_targets, **shape),
             "flops_per_media_second": self._flops[key],
             "flops_counted": "forward, batch 1, 25 frames (1 s), torch FlopCounterMode (matmul/conv, 2 per MAC)",
@@ -375,6 +386,24 @@ def _session_key(session: LabelledSession) -> tuple[str, int, str]:
     return session.id, session.num_frames, hashlib.sha1(labels.tobytes()).hexdigest()
 
 
+def _initial_weight_files(config, modalities: frozenset[str]) -> list[Path]:
+    """The local weight files a configuration starts ``modalities`` from (the ResNet-50 state dict)."""
+    if "video" not in modalities or not config.visual_pretrained_weights:
+        return []
+    path = Path(config.visual_pretrained_weights)
+    if not path.is_file():
+        raise BenchboxError(f"ResNet-50 weights file {path} (option 'visual_pretrained_weights') does not exist. "
+                            f"Give a local torchvision resnet50 state dict (nothing is ever downloaded).")
+    return [path]
+
+
+def _weights_digest(path: str | None) -> str | None:
+    """SHA-256 of the ResNet-50 weights file a configuration starts from (``None``: random initialisation)."""
+    from benchbox.cache import file_sha256
+
+    return file_sha256(path) if path and Path(path).is_file() else None
+
+
 def _media_paths(session: Session, modalities: frozenset[str]) -> list[Path]:
     paths = []
     if "audio" in modalities and session.audio_path is not None:
@@ -392,8 +421,9 @@ class E2EAudio(_E2EModel):
     description = ("End-to-end audio model (Tzirakis et al. 2017): 1-D CNN on raw 40 ms chunks, 2-layer LSTM, "
                    "CCC loss; preset 'paper' on CUDA, 'cpu' (released kernels, short schedule) on CPU.")
 
-    def __init__(self, preset: str | None = None, *, overrides: Mapping[str, Any] | None = None) -> None:
-        super().__init__(preset, overrides=overrides)
+    def __init__(self, preset: str | None = None, *, overrides: Mapping[str, Any] | None = None,
+                 **config: Any) -> None:
+        super().__init__(preset, overrides=overrides, **config)
 
 
 class E2EVideo(_E2EModel):

@@ -65,7 +65,10 @@ def _profile_costs(profile: dict) -> dict[str, str]:
     preset = profile.get("preset")
     if preset is not None and profile.get("paper_preset") is False:
         preset = f"{preset} (not the paper's)"
-    return {"preset": preset or "–",
+    weights, digest = profile.get("visual_pretrained_weights"), profile.get("visual_pretrained_weights_sha256")
+    if weights is not None:  # a visual model: "random", or the weights file's name and the start of its hash
+        weights = f"{Path(weights).name} (sha256 {digest[:12]})" if digest else "random"
+    return {"preset": preset or "–", "visual_weights": weights or "–",
             "parameters_m": _fmt(parameters / 1e6 if parameters is not None else None, 2),
             "gflops_per_media_s": _fmt(flops / 1e9 if flops is not None else None, 2),
             "training_s": _fmt(profile.get("training_time_s"), 1),

@@ -73,3 +73,22 @@ def test_video_plugin_reads_crops_through_its_loader(foreign_corpus):
     result = check_model(lambda: model, corpus_root=foreign_corpus)
     assert result.modalities == ("video",) and model.model_.lstm.input_size == 2048
     assert set(sizes) == {20} and model.profile_info()["crop_size_px"] == 20
+
+
+def test_stored_weights_are_keyed_by_the_content_of_the_resnet_weights_file(tmp_path, foreign_corpus):
+    """The same path with other bytes is another starting point, so another cache entry (a run folder
+    resumed after the file was replaced must not pick up weights trained from the old file)."""
+    from benchbox.corpus.avec2016 import load_corpus
+
+    sessions = load_corpus(foreign_corpus).sessions
+    weights = tmp_path / "resnet50.pth"
+    weights.write_bytes(b"first")
+    model = E2EVideo("smoke", visual_pretrained_weights=str(weights))
+    ctx = _ctx(tmp_path)
+    first = model.weights_path(sessions[:2], sessions[2:3], ctx)
+    assert model.weights_path(sessions[:2], sessions[2:3], ctx) == first
+    weights.write_bytes(b"second")
+    assert model.weights_path(sessions[:2], sessions[2:3], ctx) != first
+    weights.unlink()
+    with pytest.raises(BenchboxError, match=r"resnet50.pth \(option 'visual_pretrained_weights'\) does not exist"):
+        model.weights_path(sessions[:2], sessions[2:3], ctx)

@@ -132,8 +132,61 @@ def test_cost_table_shows_the_e2e_profile(tmp_path, monkeypatch):
             for row in re.findall(r"<tr>(.*?)</tr>", table, flags=re.S) if "<td" in row}
     e2e = rows["e2e-audio"]
     assert e2e[5] == "smoke (not the paper's)"
-    assert e2e[6] == f"{profile['parameters'] / 1e6:.2f}" and float(e2e[6]) > 0
-    assert e2e[7] == f"{profile['flops_per_media_second'] / 1e9:.2f}"
-    assert e2e[8] == f"{profile['training_time_s']:.1f}" and float(e2e[9]) > 0
-    assert e2e[10] == f"{profile['peak_memory_fit']['peak_mb']:.0f}"
-    assert rows["mean"][5:] == ["–"] * 6  # a model without a profile of its costs
+    assert e2e[6] == "–"  # no visual branch, no ResNet-50 to start
+    assert e2e[7] == f"{profile['parameters'] / 1e6:.2f}" and float(e2e[7]) > 0
+    assert e2e[8] == f"{profile['flops_per_media_second'] / 1e9:.2f}"
+    assert e2e[9] == f"{profile['training_time_s']:.1f}" and float(e2e[10]) > 0
+    assert e2e[11] == f"{profile['peak_memory_fit']['peak_mb']:.0f}"
+    assert rows["mean"][5:] == ["–"] * 7  # a model without a profile of its costs
+
+
+def test_resnet_weights_given_as_run_options_reach_every_visual_model_and_the_report(tmp_path):
+    """``visual_pretrained_weights`` given as a model option (suite [models.options] / ``--option``) is
+    loaded by e2e-video and e2e-av, keys e2e-video's stored weights by the file's content, lets e2e-av find
+    them (it creates e2e-video with the run's options), and the report names the file and its hash."""
+    import json
+    import re
+
+    import torch
+    from torchvision.models import resnet50
+
+    from benchbox.cache import file_sha256
+    from benchbox.testing import tiny_corpus
+
+    torch.manual_seed(11)
+    weights = tmp_path / "my-resnet50.pth"
+    torch.save(resnet50(weights=None).state_dict(), weights)
+    digest = file_sha256(weights)
+    corpus = tiny_corpus(tmp_path / "corpus", train=3, dev=2, seconds=6.0, seed=3)
+    common = {"preset": "smoke"}
+    visual = {**common, "visual_pretrained_weights": str(weights)}
+    suite = load_suite("avec2016").with_model_options(
+        {"e2e-audio": common, "e2e-video": visual, "e2e-av": visual})
+    assert suite.definition_hash != load_suite("avec2016").definition_hash  # another run folder
+    config = RunConfig(suite=suite, corpus=load_corpus(corpus), models=["e2e-audio", "e2e-video", "e2e-av"],
+                       seeds=[0], out_dir=tmp_path / "run", progress=False, command="benchbox run <test>")
+    summary = run_suite(config)
+    assert not summary.failed
+    run_dir = summary.run_dir
+
+    def status(model):
+        return json.loads((run_dir / "units" / model / "seed-0" / "status.json").read_text())
+
+    for model in ("e2e-video", "e2e-av"):
+        profile = status(model)["profile"]
+        assert profile["visual_pretrained_weights"] == str(weights)
+        assert profile["visual_pretrained_weights_sha256"] == digest
+    initialised = status("e2e-av")["profile"]["initialised_from"]
+    assert initialised["video"] is not None and initialised["video"]["model"] == "e2e-video"
+    assert initialised["audio"] is not None
+    assert not any("no stored weights" in w for w in status("e2e-av").get("warnings", []))
+    run = json.loads((run_dir / "run.json").read_text())
+    assert {m["name"]: m["options"] for m in run["models"]}["e2e-video"] == visual
+
+    dom = render_in_browser(run_dir / "report.html", tmp_path)
+    table = dom[dom.index('id="cost"'):]
+    table = table[: table.index("</table>")]
+    rows = {re.search(r'<td class="name">([^<]+)</td>', row).group(1): re.findall(r"<td[^>]*>([^<]*)</td>", row)
+            for row in re.findall(r"<tr>(.*?)</tr>", table, flags=re.S) if "<td" in row}
+    assert rows["e2e-video"][6] == rows["e2e-av"][6] == f"my-resnet50.pth (sha256 {digest[:12]})"
+    assert rows["e2e-audio"][6] == "–"

@@ -32,3 +32,35 @@ def test_select_is_the_last_third_of_train(foreign_corpus):
     assert [s.id for s in partitions.fit] == ["train_1", "train_2"]
     assert [s.id for s in partitions.select] == ["train_3"]
     assert [s.id for s in partitions.test] == ["dev_1", "dev_2"]
+
+
+def test_model_options_come_from_the_suite_file_and_change_its_hash(tmp_path):
+    text = (__import__("importlib.resources").resources.files("benchbox.suites") / "avec2016.toml").read_text()
+    path = tmp_path / "mine.toml"
+    path.write_text(text + '\n[models.options."e2e-video"]\npreset = "paper"\nmax_epochs = 3\n')
+    suite = load_suite(path)
+    assert suite.options_for("e2e-video") == {"preset": "paper", "max_epochs": 3}
+    assert suite.options_for("e2e-audio") == {}
+    more = suite.with_model_options({"e2e-video": {"max_epochs": 5}, "e2e-av": {"compile": True}})
+    assert more.options_for("e2e-video") == {"preset": "paper", "max_epochs": 5}  # per key, over the file's
+    assert more.options_for("e2e-av") == {"compile": True}
+    assert suite.options_for("e2e-video")["max_epochs"] == 3  # the original is untouched
+    hashes = {load_suite("avec2016").definition_hash, suite.definition_hash, more.definition_hash}
+    assert len(hashes) == 3  # options are part of the definition: another run folder
+
+
+@pytest.mark.parametrize("addition, message", [
+    ('[models]\noptions = 3', "must be a table of tables"),
+    ('[models.options]\n"e2e-video" = 3', r"\[models.options.e2e-video\] must be a table of option = value"),
+    ('[models.options."e2e-video"]\n"max-epochs" = 3', "option names must be Python identifiers"),
+])
+def test_malformed_model_options_are_named(tmp_path, addition, message):
+    text = (__import__("importlib.resources").resources.files("benchbox.suites") / "avec2016.toml").read_text()
+    if addition.startswith("[models]\n"):  # a key of the existing [models] table
+        text = text.replace("[models]\n", addition + "\n", 1)
+    else:
+        text += "\n" + addition + "\n"
+    path = tmp_path / "mine.toml"
+    path.write_text(text)
+    with pytest.raises(SuiteError, match=message):
+        load_suite(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -27,7 +28,7 @@ _SCHEMA: dict[str, set[str]] = {
     "partitions": {"fit", "select", "test"},
     "partition": {"split", "last_fraction"},
     "scoring": {"headline_metric", "headline_scope", "metrics"},
-    "models": {"default", "references", "seeds"},
+    "models": {"default", "references", "seeds", "options"},
 }
 
 
@@ -96,6 +97,31 @@ class Suite:
     @property
     def default_seeds(self) -> int:
         return int(self.definition["models"].get("seeds", 1))
+
+    @property
+    def model_options(self) -> dict[str, dict[str, Any]]:
+        """Keyword arguments for each model's factory, ``{model: {option: value}}`` (``[models.options.<name>]``
+        tables and ``benchbox run --option``). Part of the definition, so they change the suite's hash."""
+        return copy.deepcopy(self.definition["models"].get("options", {}))
+
+    def options_for(self, model: str) -> dict[str, Any]:
+        """The options given to ``model`` (empty if none)."""
+        return self.model_options.get(model, {})
+
+    def with_model_options(self, options: dict[str, dict[str, Any]], *, source: str = "--option") -> Suite:
+        """A copy of this suite with ``options`` merged over its ``[models.options]`` (per model, per key).
+
+        Example:
+            >>> suite = load_suite("avec2016").with_model_options({"e2e-video": {"preset": "paper"}})
+            >>> suite.options_for("e2e-video")
+            {'preset': 'paper'}
+        """
+        definition = copy.deepcopy(self.definition)
+        merged = definition["models"].setdefault("options", {})
+        for model, table in options.items():
+            merged.setdefault(model, {}).update(table)
+        _validate_options(merged, f"{self.source} with {source}")
+        return dataclasses.replace(self, definition=definition)
 
     def protocol(self, model: str, *, combines_predictions: bool = False) -> ProtocolSettings:
         """Annotation delay candidates and post-processing policy for ``model`` (suite-wide + override).
@@ -217,6 +243,21 @@ def _validate(definition: dict[str, Any], source: str) -> None:
     seeds = definition["models"].get("seeds", 1)
     if not isinstance(seeds, int) or seeds < 1:
         raise SuiteError(f"{source}: [models] seeds must be a positive integer. Got {seeds!r} instead.")
+    _validate_options(definition["models"].get("options", {}), source)
+
+
+def _validate_options(options: Any, source: str) -> None:
+    if not isinstance(options, dict):
+        raise SuiteError(f"{source}: [models] options must be a table of tables ([models.options.<model>]). "
+                         f"Got {options!r} instead.")
+    for model, table in options.items():
+        if not isinstance(table, dict):
+            raise SuiteError(f"{source}: [models.options.{model}] must be a table of option = value. "
+                             f"Got {table!r} instead.")
+        for key in table:
+            if not key.isidentifier():
+                raise SuiteError(f"{source}: [models.options.{model}] option names must be Python identifiers "
+                                 f"(keyword arguments of the model). Got {key!r} instead.")
 
 
 def load_suite(name_or_path: str | os.PathLike) -> Suite:
