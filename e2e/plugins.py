@@ -21,13 +21,15 @@ reach them.
 Unimodal weights for ``e2e-av``: after training, the unimodal plugins store their best weights in the
 content-addressed cache (extractor ``e2e-weights``), keyed by model name, configuration, targets, seed,
 the training and selection sessions (ids, lengths and a digest of their labels, so the annotation delay
-is part of the key) and the SHA-256 of their media files. ``e2e-av`` declares ``requires = ("e2e-audio",
-"e2e-video")`` so that the harness runs those first (same seed, same delay, same data), looks their
-weights up under the key they were stored with (each created with the options the run gives it,
-``ModelContext.model_options``, and the preset ``e2e-av`` was given explicitly if they have none), loads the audio branch from one and the visual branch
-from the other, starts the fusion LSTM and head as those of the unimodal model with the better select CCC
-(zero weights on the other modality's features, so fine-tuning starts from that model's predictions and
-early stopping, which also scores the starting point, can keep it) and records ``initialised_from``.
+is part of the key), the SHA-256 of their media files and of the ResNet-50 weights file they started
+from, if any. ``e2e-av`` declares ``requires = ("e2e-audio", "e2e-video")`` so that the harness runs
+those first (same seed, same delay, same data), looks their weights up under the key they were stored
+with (each created with the options the run gives it, ``ModelContext.model_options``, and the preset
+``e2e-av`` was given explicitly if they have none), loads the audio branch from one and the visual
+branch from the other, starts the fusion LSTM and head as those of the unimodal model with the better
+select CCC (zero weights on the other modality's features, so fine-tuning starts from that model's
+predictions and early stopping, which also scores the starting point, can keep it) and records
+``initialised_from``.
 Where a unimodal model's weights are not in the cache, that branch starts from random weights and a
 :class:`UnimodalWeightsMissingWarning` says so (it ends up in the run's report). ``combines_predictions =
 False`` tells the harness that, unlike late fusion, ``e2e-av`` goes through the suite's protocol (delay

@@ -239,7 +239,8 @@ def test_run_options_reach_the_model_factory_and_bad_ones_are_named():
     assert model.overrides == {"visual_pretrained_weights": "/data/w/resnet50.pth", "learning_rate": 1e-4}
     with pytest.raises(RegistryError, match=r"Model 'mean' does not accept the option\(s\) window"):
         create_model("mean", {"window": 3})
-    with pytest.raises(BenchboxError, match=r"Model 'e2e-audio': unknown option 'max_epoch'.*Did you mean 'max_epochs'"):
+    with pytest.raises(BenchboxError, match=r"Model 'e2e-audio': unknown option 'max_epoch'.*Did you mean "
+                                            r"'max_epochs'"):
         create_model("e2e-audio", {"max_epoch": 3})
     with pytest.raises(BenchboxError, match=r"--option 'e2e-video=3': expected MODEL.KEY=VALUE"):
         parse_model_options(["e2e-video=3"])
@@ -250,6 +251,7 @@ def test_options_for_a_model_that_is_not_installed_are_an_error(tmp_path):
     from benchbox.suites import load_suite
 
     suite = load_suite("avec2016").with_model_options({"e2e-vidoe": {"preset": "paper"}})
-    with pytest.raises(BenchboxError, match=r"Options are given to model 'e2e-vidoe' \(in benchbox/suites/avec2016.toml "
-                                            r"or by --option\), which is not installed. Did you mean 'e2e-video'"):
+    with pytest.raises(BenchboxError, match=r"Options are given to model 'e2e-vidoe' \(in benchbox/suites/"
+                                            r"avec2016.toml or by --option\), which is not installed. Did you "
+                                            r"mean 'e2e-video'"):
         resolve_models(["mean"], suite)
