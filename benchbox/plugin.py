@@ -18,7 +18,11 @@ instances have:
   of those predictions (late fusion), which are already delay-compensated and post-processed, so it gets
   no annotation-delay search and no post-processing unless the suite sets them for it explicitly. A
   model that only needs its ``requires`` to run first (``e2e-av`` starts from their stored weights) sets
-  it to ``False`` and goes through the protocol like any other model.
+  it to ``False`` and goes through the protocol like any other model;
+- optionally ``environment_options``: ``{option: environment variable}``. Where the suite gives the model
+  no such option, the harness takes it from the variable (if set) and adds it to the run's model options,
+  so that a setting made in the environment is part of the run's identity (its folder, ``run.json``) like
+  any option (the e2e models: ``{"preset": "BENCHBOX_E2E_PRESET"}``).
 
 Plugin modules must be cheap to import: import torch and other heavy packages inside ``fit``/``predict``
 so that ``benchbox models`` stays instant.

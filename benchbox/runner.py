@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import os
 import random
 import sys
 import time
@@ -33,7 +34,7 @@ from benchbox.protocol import (
     fit_postprocessing,
     shift_predictions,
 )
-from benchbox.registry import MODEL_GROUP, create_model, did_you_mean, model_info, model_names
+from benchbox.registry import MODEL_GROUP, create_model, did_you_mean, load_entry_point, model_info, model_names
 from benchbox.results import RunFolder, frame_table
 from benchbox.scoring import SCORE_COLUMNS, score_table
 from benchbox.suites import Suite
@@ -102,6 +103,19 @@ def resolve_models(requested: Sequence[str] | None, suite: Suite) -> list[str]:
     for name in dict.fromkeys(requested):
         visit(name, ())
     return ordered
+
+
+def with_environment_options(suite: Suite, models: Sequence[str]) -> Suite:
+    """``suite`` plus the options that ``models`` take from environment variables (their plugin's
+    ``environment_options``) where the suite does not set them, so that they count in the run's identity."""
+    extra: dict[str, dict[str, str]] = {}
+    for name in models:
+        factory = load_entry_point(MODEL_GROUP, name)
+        for option, variable in dict(getattr(factory, "environment_options", None) or {}).items():
+            value = os.environ.get(variable)
+            if value and option not in suite.options_for(name):
+                extra.setdefault(name, {})[option] = value
+    return suite.with_model_options(extra, source="environment variables") if extra else suite
 
 
 def _upstream_predictions(folder: RunFolder, model: str, seed: int, requires: Sequence[str],
@@ -380,6 +394,7 @@ def run_suite(config: RunConfig) -> RunSummary:
     """Run every (model, seed) unit of ``config`` into ``config.out_dir`` and write scores and report."""
     from tqdm.auto import tqdm
 
+    config = dataclasses.replace(config, suite=with_environment_options(config.suite, config.models))
     partitions = config.suite.partitions(config.corpus, test_split=config.test_split)
     fingerprint = config.suite.fingerprint(config.corpus.fingerprint)
     folder = RunFolder(config.out_dir)

@@ -89,6 +89,9 @@ class _E2EModel:
     description: str = ""
     #: Unimodal models whose stored weights initialise this model's branches ({modality: model name}).
     init_from: Mapping[str, str] = {}
+    #: The harness gives the ``preset`` option from ``$BENCHBOX_E2E_PRESET`` where the suite sets none, so
+    #: the preset chosen in the environment is part of the run's identity (see benchbox.plugin).
+    environment_options: Mapping[str, str] = {"preset": PRESET_ENVIRONMENT_VARIABLE}
 
     def __init__(self, preset: str | None = None, *, overrides: Mapping[str, Any] | None = None,
                  crop_loader: CropLoader | None = None, **config: Any) -> None:
@@ -122,7 +125,7 @@ class _E2EModel:
         from e2e.config import default_preset, resolve_config
 
         if self.preset:
-            preset, source = self.preset, "constructor"
+            preset, source = self.preset, "option"
         elif os.environ.get(PRESET_ENVIRONMENT_VARIABLE):
             preset, source = os.environ[PRESET_ENVIRONMENT_VARIABLE], f"${PRESET_ENVIRONMENT_VARIABLE}"
         else:

@@ -49,7 +49,7 @@ def test_default_preset_follows_the_device_and_is_reported(tmp_path, monkeypatch
     assert E2EAudio("smoke")._resolve(_ctx(tmp_path, device="cuda"))[0] == "smoke"
     preset, config, source = E2EAudio("paper", overrides={"max_epochs": 1})._resolve(_ctx(tmp_path))
     assert preset == "paper" and config.max_epochs == 1 and config.audio_variant == "paper"
-    assert source == "constructor"
+    assert source == "option"
     monkeypatch.setenv("BENCHBOX_E2E_PRESET", "paper")
     assert E2EVideo()._resolve(_ctx(tmp_path))[::2] == ("paper", "$BENCHBOX_E2E_PRESET")
     monkeypatch.setenv("BENCHBOX_E2E_PRESET", "papr")
@@ -92,3 +92,21 @@ def test_stored_weights_are_keyed_by_the_content_of_the_resnet_weights_file(tmp_
     weights.unlink()
     with pytest.raises(BenchboxError, match=r"resnet50.pth \(option 'visual_pretrained_weights'\) does not exist"):
         model.weights_path(sessions[:2], sessions[2:3], ctx)
+
+
+def test_the_preset_from_the_environment_is_a_run_option(monkeypatch):
+    """$BENCHBOX_E2E_PRESET becomes the e2e models' ``preset`` option (so the run folder differs), unless the
+    suite sets one; other models get nothing."""
+    from benchbox.runner import with_environment_options
+    from benchbox.suites import load_suite
+
+    plain = load_suite("avec2016")
+    monkeypatch.delenv("BENCHBOX_E2E_PRESET", raising=False)
+    assert with_environment_options(plain, ["mean", "e2e-audio"]) is plain
+    monkeypatch.setenv("BENCHBOX_E2E_PRESET", "paper")
+    suite = with_environment_options(plain, ["mean", "e2e-audio", "e2e-av"])
+    assert suite.model_options == {"e2e-audio": {"preset": "paper"}, "e2e-av": {"preset": "paper"}}
+    assert suite.definition_hash != plain.definition_hash
+    assert with_environment_options(suite, ["e2e-audio"]).definition_hash == suite.definition_hash  # idempotent
+    given = plain.with_model_options({"e2e-audio": {"preset": "cpu"}})
+    assert with_environment_options(given, ["e2e-audio"]).options_for("e2e-audio") == {"preset": "cpu"}
