@@ -119,7 +119,14 @@ def parse_model_options(items: Sequence[str]) -> dict[str, dict[str, Any]]:
 def _cmd_run(args) -> int:
     from benchbox.corpus.avec2016 import load_corpus
     from benchbox.corpus.default import embedded_corpus_root, ensure_embedded_corpus, resolve_data_root
-    from benchbox.runner import RunConfig, default_run_dir, resolve_models, run_suite, with_environment_options
+    from benchbox.runner import (
+        RunConfig,
+        check_model_options,
+        default_run_dir,
+        resolve_models,
+        run_suite,
+        with_environment_options,
+    )
     from benchbox.suites import load_suite
 
     suite = load_suite(args.suite)
@@ -127,7 +134,8 @@ def _cmd_run(args) -> int:
         suite = suite.with_model_options(parse_model_options(args.option))
     models = resolve_models([m.strip() for m in args.models.split(",") if m.strip()] if args.models else None,
                             suite)
-    suite = with_environment_options(suite, models)  # e.g. $BENCHBOX_E2E_PRESET: part of the run's identity
+    suite = with_environment_options(suite)  # e.g. $BENCHBOX_E2E_PRESET: part of the run's identity
+    check_model_options(suite)
     root, notice = resolve_data_root(args.data_root)
     print(notice, file=sys.stderr)
     if root == embedded_corpus_root():

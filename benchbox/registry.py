@@ -116,8 +116,9 @@ def create_model(name: str, options: Mapping[str, Any] | None = None):
             except TypeError as exc:
                 accepted = [p.name for p in signature.parameters.values()
                             if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)]
+                rejected = sorted(set(options) - set(accepted)) or sorted(options)
                 raise RegistryError(
-                    f"Model {name!r} does not accept the option(s) {', '.join(sorted(options))} ({exc}). "
+                    f"Model {name!r} does not accept the option(s) {', '.join(rejected)} ({exc}). "
                     f"Its factory {getattr(factory, '__qualname__', factory)!s} takes: "
                     f"{', '.join(accepted) or 'no keyword arguments'}."
                 ) from exc

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import logging
 import os
 import random
@@ -82,10 +83,7 @@ def resolve_models(requested: Sequence[str] | None, suite: Suite) -> list[str]:
     unknown = [name for name in requested if name not in available]
     if unknown:
         raise BenchboxError(f"Unknown model {unknown[0]!r}.{did_you_mean(unknown[0], available)}")
-    for name in suite.model_options:
-        if name not in available:
-            raise BenchboxError(f"Options are given to model {name!r} (in {suite.source} or by --option), which is "
-                                f"not installed.{did_you_mean(name, available)}")
+    check_model_options(suite)
     ordered: list[str] = []
 
     def visit(name: str, path: tuple[str, ...]) -> None:
@@ -105,17 +103,34 @@ def resolve_models(requested: Sequence[str] | None, suite: Suite) -> list[str]:
     return ordered
 
 
-def with_environment_options(suite: Suite, models: Sequence[str]) -> Suite:
-    """``suite`` plus the options that ``models`` take from environment variables (their plugin's
-    ``environment_options``) where the suite does not set them, so that they count in the run's identity."""
+def with_environment_options(suite: Suite) -> Suite:
+    """``suite`` plus the options that installed models take from environment variables (their plugin's
+    ``environment_options``) where the suite does not set them, so that they count in the run's identity.
+
+    Every installed model is asked, not only those of this run, so that the run folder does not depend on
+    which models a command names (``--models e2e-audio`` resumes the folder of the full run)."""
     extra: dict[str, dict[str, str]] = {}
-    for name in models:
+    for name in model_names():
         factory = load_entry_point(MODEL_GROUP, name)
         for option, variable in dict(getattr(factory, "environment_options", None) or {}).items():
             value = os.environ.get(variable)
             if value and option not in suite.options_for(name):
                 extra.setdefault(name, {})[option] = value
     return suite.with_model_options(extra, source="environment variables") if extra else suite
+
+
+def check_model_options(suite: Suite) -> None:
+    """Create every model the suite gives options to, so that a bad option stops the run before any unit
+    (and before a run folder named after it) rather than when that model's turn comes."""
+    available = model_names()
+    for name, options in suite.model_options.items():
+        if name not in available:
+            raise BenchboxError(f"Options are given to model {name!r} (in {suite.source} or by --option), which is "
+                                f"not installed.{did_you_mean(name, available)}")
+        try:
+            create_model(name, options)
+        except BenchboxError as exc:
+            raise type(exc)(f"{exc} (options of {name!r} from {suite.source} or --option)") from exc
 
 
 def _upstream_predictions(folder: RunFolder, model: str, seed: int, requires: Sequence[str],
@@ -335,11 +350,19 @@ def _corpus_has(corpus: Corpus, modality: str) -> bool:
     return all(getattr(s, attribute) is not None for s in corpus.sessions)
 
 
-def _check_existing(folder: RunFolder, fingerprint: str, test_split: str) -> None:
+def _check_existing(folder: RunFolder, fingerprint: str, test_split: str, suite: Suite | None = None) -> None:
     if not folder.run_json.exists():
         return
     previous = folder.read_run()
     if previous.get("suite_fingerprint") != fingerprint or previous.get("test_split") != test_split:
+        before = ((previous.get("suite") or {}).get("definition") or {}).get("models", {}).get("options", {})
+        if suite is not None and before != suite.model_options and previous.get("test_split") == test_split:
+            raise SuiteError(
+                f"{folder.root} holds a run made with other model options ({json.dumps(before, sort_keys=True)}; "
+                f"now {json.dumps(suite.model_options, sort_keys=True)}). Options, from the suite file, --option "
+                f"or a plugin's environment variable such as $BENCHBOX_E2E_PRESET, are part of a run's identity. "
+                f"Choose another --out folder, or give the same options."
+            )
         raise SuiteError(
             f"{folder.root} holds a run of another suite version, corpus or test partition "
             f"(fingerprint {str(previous.get('suite_fingerprint'))[:10]}, now {fingerprint[:10]}). "
@@ -374,6 +397,7 @@ def _run_json(config: RunConfig, partitions, fingerprint: str, units: dict) -> d
         "suite": {"name": config.suite.name, "version": config.suite.version, "source": config.suite.source,
                   "definition_sha256": config.suite.definition_hash, "definition": config.suite.definition},
         "suite_fingerprint": fingerprint,
+        "option_files": config.suite.option_files(),
         "corpus": {"root": str(corpus.root), "fingerprint": corpus.fingerprint, "synthetic": corpus.synthetic,
                    "generator": corpus.generator, "description": corpus.description,
                    "num_sessions": len(corpus)},
@@ -394,11 +418,12 @@ def run_suite(config: RunConfig) -> RunSummary:
     """Run every (model, seed) unit of ``config`` into ``config.out_dir`` and write scores and report."""
     from tqdm.auto import tqdm
 
-    config = dataclasses.replace(config, suite=with_environment_options(config.suite, config.models))
+    config = dataclasses.replace(config, suite=with_environment_options(config.suite))
+    check_model_options(config.suite)
     partitions = config.suite.partitions(config.corpus, test_split=config.test_split)
     fingerprint = config.suite.fingerprint(config.corpus.fingerprint)
     folder = RunFolder(config.out_dir)
-    _check_existing(folder, fingerprint, partitions.test_split)
+    _check_existing(folder, fingerprint, partitions.test_split, config.suite)
     folder.root.mkdir(parents=True, exist_ok=True)
 
     gold = frame_table(

@@ -43,8 +43,12 @@ def tiny_corpus(root: str | Path, *, train: int = 3, dev: int = 2, seconds: floa
 
 
 def check_model(factory, *, name: str | None = None, corpus_root: str | Path | None = None,
-                suite: str = "avec2016", seed: int = 0, device: str = "cpu") -> CheckResult:
+                suite: str = "avec2016", seed: int = 0, device: str = "cpu",
+                model_options: dict[str, dict] | None = None) -> CheckResult:
     """Create a model from ``factory``, fit it on a tiny corpus, predict label-free sessions, validate.
+
+    ``model_options`` (``{model: {option: value}}``, as a suite's ``[models.options]``) create the models
+    it ``requires`` and reach it as ``ctx.model_options``, as in ``benchbox run``.
 
     Raises :class:`benchbox.errors.BenchboxError` (with the harness's own message) on any violation
     of the plugin protocol, so a plugin that passes here behaves in ``benchbox run``.
@@ -68,15 +72,17 @@ def check_model(factory, *, name: str | None = None, corpus_root: str | Path | N
         for required in getattr(model, "requires", ()) or ():  # a fusion model: its inputs first
             from benchbox.registry import create_model
 
-            inner = create_model(required)
+            inner = create_model(required, (model_options or {}).get(required))
             inner_ctx = ModelContext(targets=suite_obj.targets, seed=seed, device=device, cache=cache,
-                                     scratch_dir=scratch, logger=logging.getLogger(f"benchbox.check.{required}"))
+                                     scratch_dir=scratch, logger=logging.getLogger(f"benchbox.check.{required}"),
+                                     model_options=model_options or {})
             inner.fit(partitions.fit, partitions.select, inner_ctx)
             upstream[required] = validate_predictions(
                 required, inner.predict(strip_labels(partitions.select + partitions.test), inner_ctx),
                 partitions.select + partitions.test, suite_obj.targets)
         ctx = ModelContext(targets=suite_obj.targets, seed=seed, device=device, cache=cache, scratch_dir=scratch,
-                           logger=logging.getLogger(f"benchbox.check.{name}"), upstream=upstream)
+                           logger=logging.getLogger(f"benchbox.check.{name}"), upstream=upstream,
+                           model_options=model_options or {})
         try:
             model.fit(partitions.fit, partitions.select, ctx)
             raw = model.predict(strip_labels(partitions.test), ctx)

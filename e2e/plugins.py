@@ -95,10 +95,14 @@ class _E2EModel:
 
     def __init__(self, preset: str | None = None, *, overrides: Mapping[str, Any] | None = None,
                  crop_loader: CropLoader | None = None, **config: Any) -> None:
-        from e2e.config import check_config_fields
+        from benchbox.registry import did_you_mean
+        from e2e.config import PRESETS, check_config_fields
 
         merged = {**dict(overrides or {}), **config}
         check_config_fields(merged, f"Model {self.name!r}")
+        if preset is not None and preset not in PRESETS:
+            raise BenchboxError(f"Model {self.name!r}: unknown e2e preset {preset!r}."
+                                f"{did_you_mean(preset, list(PRESETS))}")
         self.preset = preset
         self.overrides = merged or None
         self.crop_loader = crop_loader
@@ -125,7 +129,9 @@ class _E2EModel:
         from e2e.config import default_preset, resolve_config
 
         if self.preset:
-            preset, source = self.preset, "option"
+            preset = self.preset
+            from_environment = os.environ.get(PRESET_ENVIRONMENT_VARIABLE) == preset
+            source = f"option (from ${PRESET_ENVIRONMENT_VARIABLE})" if from_environment else "option"
         elif os.environ.get(PRESET_ENVIRONMENT_VARIABLE):
             preset, source = os.environ[PRESET_ENVIRONMENT_VARIABLE], f"${PRESET_ENVIRONMENT_VARIABLE}"
         else:
@@ -196,16 +202,20 @@ class _E2EModel:
         record: dict[str, Any] = {}
         sources: dict[str, dict] = {}
         for modality, source in self.init_from.items():
-            # created as the run creates it (its options), so that its weights are looked up under its key
-            options = dict(ctx.model_options.get(source, {}))
-            if self.preset and "preset" not in options:
-                options["preset"] = self.preset
+            # created as the run creates it (with the run's options for it), so that its weights are looked up
+            # under the key they were stored with; used directly (no run options), with this model's preset
+            if ctx.model_options:
+                options = dict(ctx.model_options.get(source, {}))
+            else:
+                options = {"preset": self.preset} if self.preset else {}
             unimodal = create_model(source, options)
             path = unimodal.weights_path(train, select, ctx)
             if not path.exists():
-                warnings.warn(f"{self.name}: no stored weights of {source!r} for this data, seed and configuration "
-                              f"({path.name[:12]}...); the {modality} branch starts from random weights. Run "
-                              f"{source!r} first in the same run (the default order does).",
+                preset = unimodal._resolve(ctx)[0]
+                warnings.warn(f"{self.name}: no stored weights of {source!r} (preset {preset!r}, options "
+                              f"{options or 'none'}) for this data, seed and configuration ({path.name[:12]}...); the "
+                              f"{modality} branch starts from random weights. Run {source!r} first in the same run "
+                              f"(the default order does), with the options and preset {self.name!r} has.",
                               UnimodalWeightsMissingWarning, stacklevel=2)
                 record[modality] = None
                 continue

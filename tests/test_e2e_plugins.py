@@ -82,7 +82,7 @@ def test_stored_weights_are_keyed_by_the_content_of_the_resnet_weights_file(tmp_
 
     sessions = load_corpus(foreign_corpus).sessions
     weights = tmp_path / "resnet50.pth"
-    weights.write_bytes(b"first")
+    weights.write_bytes(b"first!")
     model = E2EVideo("smoke", visual_pretrained_weights=str(weights))
     ctx = _ctx(tmp_path)
     first = model.weights_path(sessions[:2], sessions[2:3], ctx)
@@ -95,18 +95,32 @@ def test_stored_weights_are_keyed_by_the_content_of_the_resnet_weights_file(tmp_
 
 
 def test_the_preset_from_the_environment_is_a_run_option(monkeypatch):
-    """$BENCHBOX_E2E_PRESET becomes the e2e models' ``preset`` option (so the run folder differs), unless the
-    suite sets one; other models get nothing."""
+    """$BENCHBOX_E2E_PRESET becomes every e2e model's ``preset`` option (so the run folder differs, and does
+    not depend on which models a command names), unless the suite sets one; other models get nothing."""
     from benchbox.runner import with_environment_options
     from benchbox.suites import load_suite
 
     plain = load_suite("avec2016")
     monkeypatch.delenv("BENCHBOX_E2E_PRESET", raising=False)
-    assert with_environment_options(plain, ["mean", "e2e-audio"]) is plain
+    assert with_environment_options(plain) is plain
     monkeypatch.setenv("BENCHBOX_E2E_PRESET", "paper")
-    suite = with_environment_options(plain, ["mean", "e2e-audio", "e2e-av"])
-    assert suite.model_options == {"e2e-audio": {"preset": "paper"}, "e2e-av": {"preset": "paper"}}
+    suite = with_environment_options(plain)
+    assert suite.model_options == {name: {"preset": "paper"} for name in ("e2e-audio", "e2e-av", "e2e-video")}
     assert suite.definition_hash != plain.definition_hash
-    assert with_environment_options(suite, ["e2e-audio"]).definition_hash == suite.definition_hash  # idempotent
+    assert with_environment_options(suite).definition_hash == suite.definition_hash  # idempotent
     given = plain.with_model_options({"e2e-audio": {"preset": "cpu"}})
-    assert with_environment_options(given, ["e2e-audio"]).options_for("e2e-audio") == {"preset": "cpu"}
+    assert with_environment_options(given).options_for("e2e-audio") == {"preset": "cpu"}
+    model = E2EAudio(**suite.options_for("e2e-audio"))
+    assert model._resolve(_ctx_for_env())[::2] == ("paper", "option (from $BENCHBOX_E2E_PRESET)")
+
+
+def _ctx_for_env():
+    import tempfile
+    from pathlib import Path
+
+    return _ctx(Path(tempfile.mkdtemp()))
+
+
+def test_an_unknown_preset_is_refused_when_the_model_is_created():
+    with pytest.raises(BenchboxError, match="Model 'e2e-audio': unknown e2e preset 'papr'. Did you mean 'paper'"):
+        E2EAudio("papr")

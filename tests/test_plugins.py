@@ -255,3 +255,27 @@ def test_options_for_a_model_that_is_not_installed_are_an_error(tmp_path):
                                             r"avec2016.toml or by --option\), which is not installed. Did you "
                                             r"mean 'e2e-video'"):
         resolve_models(["mean"], suite)
+
+
+def test_run_options_on_the_command_line_are_checked_before_the_run_and_recorded(tmp_path, monkeypatch):
+    import json
+
+    from benchbox.testing import tiny_corpus
+
+    monkeypatch.delenv("BENCHBOX_E2E_PRESET", raising=False)
+    corpus = tiny_corpus(tmp_path / "corpus", train=3, dev=2, seconds=4.0)
+    bad = tmp_path / "bad-run"
+    code = main(["run", "--data-root", str(corpus), "--models", "e2e-audio", "--out", str(bad), "--no-progress",
+                 "--option", "e2e-audio.max_epoch=1"])
+    assert code != 0 and not bad.exists()  # refused before any run folder was made
+    out = tmp_path / "run"
+    code = main(["run", "--data-root", str(corpus), "--models", "e2e-audio", "--out", str(out), "--no-progress",
+                 "--option", "e2e-audio.preset=smoke", "--option", "e2e-audio.max_epochs=1"])
+    assert code == 0
+    run = json.loads((out / "run.json").read_text())
+    assert run["models"][0]["options"] == {"preset": "smoke", "max_epochs": 1}
+    status = json.loads((out / "units" / "e2e-audio" / "seed-0" / "status.json").read_text())
+    assert status["profile"]["preset"] == "smoke" and status["profile"]["epochs"] == 1
+    code = main(["run", "--data-root", str(corpus), "--models", "e2e-audio", "--out", str(out), "--no-progress",
+                 "--option", "e2e-audio.preset=smoke", "--option", "e2e-audio.max_epochs=2"])
+    assert code != 0  # the folder holds a run with other options: not resumed as if it were this one

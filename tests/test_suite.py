@@ -53,6 +53,8 @@ def test_model_options_come_from_the_suite_file_and_change_its_hash(tmp_path):
     ('[models]\noptions = 3', "must be a table of tables"),
     ('[models.options]\n"e2e-video" = 3', r"\[models.options.e2e-video\] must be a table of option = value"),
     ('[models.options."e2e-video"]\n"max-epochs" = 3', "option names must be Python identifiers"),
+    ('[models.options."e2e-video"]\nstart = 2026-11-29', r"start must be a string, number, boolean, array or "
+                                                          r"table. Got date"),
 ])
 def test_malformed_model_options_are_named(tmp_path, addition, message):
     text = (__import__("importlib.resources").resources.files("benchbox.suites") / "avec2016.toml").read_text()
@@ -64,3 +66,14 @@ def test_malformed_model_options_are_named(tmp_path, addition, message):
     path.write_text(text)
     with pytest.raises(SuiteError, match=message):
         load_suite(path)
+
+
+def test_the_content_of_a_file_named_by_an_option_is_part_of_the_run_identity(tmp_path):
+    weights = tmp_path / "w.pth"
+    weights.write_bytes(b"aaaa")
+    suite = load_suite("avec2016").with_model_options({"e2e-video": {"visual_pretrained_weights": str(weights)}})
+    first = suite.fingerprint("corpus")
+    assert suite.option_files() == {str(weights): __import__("hashlib").sha256(b"aaaa").hexdigest()}
+    weights.write_bytes(b"bbbb")  # same path, same size, other content
+    assert suite.fingerprint("corpus") != first
+    assert load_suite("avec2016").option_files() == {}

@@ -145,9 +145,20 @@ class Suite:
         text = json.dumps(self.definition, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()
 
+    def option_files(self) -> dict[str, str]:
+        """``{path: SHA-256}`` of every model option whose value names an existing file (a weights file):
+        a run's identity covers what such a file holds, not only its path."""
+        from benchbox.cache import file_sha256
+
+        return {value: file_sha256(value) for options in self.model_options.values() for value in options.values()
+                if isinstance(value, str) and value and Path(value).is_file()}
+
     def fingerprint(self, corpus_fingerprint: str) -> str:
-        """Hash of the suite definition together with the corpus' file manifest."""
-        return hashlib.sha256(f"{self.definition_hash}:{corpus_fingerprint}".encode()).hexdigest()
+        """Hash of the suite definition together with the corpus' file manifest (and the content of the
+        files that model options name)."""
+        files = self.option_files()
+        extra = f":{json.dumps(files, sort_keys=True)}" if files else ""
+        return hashlib.sha256(f"{self.definition_hash}:{corpus_fingerprint}{extra}".encode()).hexdigest()
 
     def partitions(self, corpus: Corpus, *, test_split: str | None = None) -> Partitions:
         """Resolve fit / select / test sessions on ``corpus``; SuiteError if a partition is empty."""
@@ -254,10 +265,15 @@ def _validate_options(options: Any, source: str) -> None:
         if not isinstance(table, dict):
             raise SuiteError(f"{source}: [models.options.{model}] must be a table of option = value. "
                              f"Got {table!r} instead.")
-        for key in table:
+        for key, value in table.items():
             if not key.isidentifier():
                 raise SuiteError(f"{source}: [models.options.{model}] option names must be Python identifiers "
                                  f"(keyword arguments of the model). Got {key!r} instead.")
+            try:
+                json.dumps(value)
+            except TypeError:
+                raise SuiteError(f"{source}: [models.options.{model}] {key} must be a string, number, boolean, "
+                                 f"array or table. Got {type(value).__name__} {value!r} instead.") from None
 
 
 def load_suite(name_or_path: str | os.PathLike) -> Suite:
