@@ -103,6 +103,11 @@ class _E2EModel:
         if preset is not None and preset not in PRESETS:
             raise BenchboxError(f"Model {self.name!r}: unknown e2e preset {preset!r}."
                                 f"{did_you_mean(preset, list(PRESETS))}")
+        weights = merged.get("visual_pretrained_weights")
+        if weights is not None and "video" in self.modalities and not Path(weights).is_file():
+            raise BenchboxError(f"Model {self.name!r}: the ResNet-50 weights file {weights} (option "
+                                f"'visual_pretrained_weights') does not exist. Give a local torchvision resnet50 "
+                                f"state dict (nothing is ever downloaded).")
         self.preset = preset
         self.overrides = merged or None
         self.crop_loader = crop_loader

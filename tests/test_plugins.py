@@ -234,9 +234,12 @@ def test_run_options_reach_the_model_factory_and_bad_ones_are_named():
                                    "e2e-video.learning_rate=1e-4", "e2e-video.preset=paper"])
     assert options == {"e2e-video": {"visual_pretrained_weights": "/data/w/resnet50.pth", "learning_rate": 1e-4,
                                      "preset": "paper"}}
-    model = create_model("e2e-video", options["e2e-video"])
+    with pytest.raises(BenchboxError, match=r"Model 'e2e-video': the ResNet-50 weights file /data/w/resnet50.pth "
+                                            r"\(option 'visual_pretrained_weights'\) does not exist"):
+        create_model("e2e-video", options["e2e-video"])
+    model = create_model("e2e-video", {**options["e2e-video"], "visual_pretrained_weights": __file__})
     assert model.preset == "paper"
-    assert model.overrides == {"visual_pretrained_weights": "/data/w/resnet50.pth", "learning_rate": 1e-4}
+    assert model.overrides == {"visual_pretrained_weights": __file__, "learning_rate": 1e-4}
     with pytest.raises(RegistryError, match=r"Model 'mean' does not accept the option\(s\) window"):
         create_model("mean", {"window": 3})
     with pytest.raises(BenchboxError, match=r"Model 'e2e-audio': unknown option 'max_epoch'.*Did you mean "
