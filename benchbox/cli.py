@@ -121,7 +121,6 @@ def _cmd_run(args) -> int:
     from benchbox.corpus.default import embedded_corpus_root, ensure_embedded_corpus, resolve_data_root
     from benchbox.runner import (
         RunConfig,
-        check_model_options,
         default_run_dir,
         resolve_models,
         run_suite,
@@ -134,8 +133,7 @@ def _cmd_run(args) -> int:
         suite = suite.with_model_options(parse_model_options(args.option))
     models = resolve_models([m.strip() for m in args.models.split(",") if m.strip()] if args.models else None,
                             suite)
-    suite = with_environment_options(suite)  # e.g. $BENCHBOX_E2E_PRESET: part of the run's identity
-    check_model_options(suite)
+    suite = with_environment_options(suite)  # e.g. $BENCHBOX_E2E_PRESET: part of the run folder's name
     root, notice = resolve_data_root(args.data_root)
     print(notice, file=sys.stderr)
     if root == embedded_corpus_root():

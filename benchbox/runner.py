@@ -83,7 +83,6 @@ def resolve_models(requested: Sequence[str] | None, suite: Suite) -> list[str]:
     unknown = [name for name in requested if name not in available]
     if unknown:
         raise BenchboxError(f"Unknown model {unknown[0]!r}.{did_you_mean(unknown[0], available)}")
-    check_model_options(suite)
     ordered: list[str] = []
 
     def visit(name: str, path: tuple[str, ...]) -> None:

@@ -103,11 +103,8 @@ class _E2EModel:
         if preset is not None and preset not in PRESETS:
             raise BenchboxError(f"Model {self.name!r}: unknown e2e preset {preset!r}."
                                 f"{did_you_mean(preset, list(PRESETS))}")
-        weights = merged.get("visual_pretrained_weights")
-        if weights is not None and "video" in self.modalities and not Path(weights).is_file():
-            raise BenchboxError(f"Model {self.name!r}: the ResNet-50 weights file {weights} (option "
-                                f"'visual_pretrained_weights') does not exist. Give a local torchvision resnet50 "
-                                f"state dict (nothing is ever downloaded).")
+        if merged.get("visual_pretrained_weights") is not None and "video" in self.modalities:
+            _existing_weights_file(merged["visual_pretrained_weights"], f"Model {self.name!r}")
         self.preset = preset
         self.overrides = merged or None
         self.crop_loader = crop_loader
@@ -410,11 +407,15 @@ def _initial_weight_files(config, modalities: frozenset[str]) -> list[Path]:
     """The local weight files a configuration starts ``modalities`` from (the ResNet-50 state dict)."""
     if "video" not in modalities or not config.visual_pretrained_weights:
         return []
-    path = Path(config.visual_pretrained_weights)
-    if not path.is_file():
-        raise BenchboxError(f"ResNet-50 weights file {path} (option 'visual_pretrained_weights') does not exist. "
-                            f"Give a local torchvision resnet50 state dict (nothing is ever downloaded).")
-    return [path]
+    return [_existing_weights_file(config.visual_pretrained_weights, "e2e")]
+
+
+def _existing_weights_file(path: str, owner: str) -> Path:
+    """``path`` as a Path; BenchboxError naming ``owner`` and the option if it is not a file."""
+    if not Path(path).is_file():
+        raise BenchboxError(f"{owner}: the ResNet-50 weights file {path} (option 'visual_pretrained_weights') does "
+                            f"not exist. Give a local torchvision resnet50 state dict (nothing is ever downloaded).")
+    return Path(path)
 
 
 def _weights_digest(path: str | None) -> str | None:

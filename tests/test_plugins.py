@@ -250,14 +250,14 @@ def test_run_options_reach_the_model_factory_and_bad_ones_are_named():
 
 
 def test_options_for_a_model_that_is_not_installed_are_an_error(tmp_path):
-    from benchbox.runner import resolve_models
+    from benchbox.runner import check_model_options
     from benchbox.suites import load_suite
 
     suite = load_suite("avec2016").with_model_options({"e2e-vidoe": {"preset": "paper"}})
     with pytest.raises(BenchboxError, match=r"Options are given to model 'e2e-vidoe' \(in benchbox/suites/"
                                             r"avec2016.toml or by --option\), which is not installed. Did you "
                                             r"mean 'e2e-video'"):
-        resolve_models(["mean"], suite)
+        check_model_options(suite)
 
 
 def test_run_options_on_the_command_line_are_checked_before_the_run_and_recorded(tmp_path, monkeypatch):
