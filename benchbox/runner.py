@@ -349,13 +349,13 @@ def _corpus_has(corpus: Corpus, modality: str) -> bool:
     return all(getattr(s, attribute) is not None for s in corpus.sessions)
 
 
-def _check_existing(folder: RunFolder, fingerprint: str, test_split: str, suite: Suite | None = None) -> None:
+def _check_existing(folder: RunFolder, fingerprint: str, test_split: str, suite: Suite) -> None:
     if not folder.run_json.exists():
         return
     previous = folder.read_run()
     if previous.get("suite_fingerprint") != fingerprint or previous.get("test_split") != test_split:
         before = ((previous.get("suite") or {}).get("definition") or {}).get("models", {}).get("options", {})
-        if suite is not None and before != suite.model_options and previous.get("test_split") == test_split:
+        if before != suite.model_options and previous.get("test_split") == test_split:
             raise SuiteError(
                 f"{folder.root} holds a run made with other model options ({json.dumps(before, sort_keys=True)}; "
                 f"now {json.dumps(suite.model_options, sort_keys=True)}). Options, from the suite file, --option "

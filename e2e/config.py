@@ -17,7 +17,7 @@ from benchbox.errors import BenchboxError
 from benchbox.registry import did_you_mean
 
 __all__ = ["AUDIO_VARIANTS", "PRECISIONS", "E2EConfig", "PRESETS", "RuntimeSettings", "check_config_fields",
-           "cpu_has_native_bf16", "default_preset", "resolve_config", "runtime_settings"]
+           "check_preset", "cpu_has_native_bf16", "default_preset", "resolve_config", "runtime_settings"]
 
 #: Kernel sizes (first, second convolution) of the audio CNN. ``paper``: the figure of Tzirakis et al.
 #: 2017 (80 samples = 5 ms at 16 kHz, then 4,000 samples = 500 ms at 8 kHz); ``released``: the authors'
@@ -225,6 +225,17 @@ def default_preset(device: str, modalities: Iterable[str] = ("audio",)) -> str:
     return "cpu-48px" if "video" in set(modalities) else "cpu"
 
 
+def check_preset(preset: str, owner: str | None = None) -> None:
+    """Raise BenchboxError (naming ``owner`` if given) unless ``preset`` is a name in :data:`PRESETS`.
+
+    Example:
+        >>> check_preset("cpu-48px")
+    """
+    if preset not in PRESETS:
+        what = f"{owner}: unknown e2e preset" if owner else "Unknown e2e preset"
+        raise BenchboxError(f"{what} {preset!r}.{did_you_mean(preset, list(PRESETS))}")
+
+
 def check_config_fields(fields: Iterable[str], owner: str) -> None:
     """Raise BenchboxError naming ``owner`` if a name in ``fields`` is not an :class:`E2EConfig` field.
 
@@ -245,8 +256,7 @@ def resolve_config(preset: str, overrides: Mapping[str, Any] | None = None) -> E
         >>> resolve_config("cpu", {"max_epochs": 1}).max_epochs
         1
     """
-    if preset not in PRESETS:
-        raise BenchboxError(f"Unknown e2e preset {preset!r}.{did_you_mean(preset, list(PRESETS))}")
+    check_preset(preset)
     overrides = dict(overrides or {})
     check_config_fields(overrides, "e2e configuration")
     config = dataclasses.replace(PRESETS[preset], **overrides)

@@ -95,14 +95,12 @@ class _E2EModel:
 
     def __init__(self, preset: str | None = None, *, overrides: Mapping[str, Any] | None = None,
                  crop_loader: CropLoader | None = None, **config: Any) -> None:
-        from benchbox.registry import did_you_mean
-        from e2e.config import PRESETS, check_config_fields
+        from e2e.config import check_config_fields, check_preset
 
         merged = {**dict(overrides or {}), **config}
         check_config_fields(merged, f"Model {self.name!r}")
-        if preset is not None and preset not in PRESETS:
-            raise BenchboxError(f"Model {self.name!r}: unknown e2e preset {preset!r}."
-                                f"{did_you_mean(preset, list(PRESETS))}")
+        if preset is not None:
+            check_preset(preset, f"Model {self.name!r}")
         if merged.get("visual_pretrained_weights") is not None and "video" in self.modalities:
             _existing_weights_file(merged["visual_pretrained_weights"], f"Model {self.name!r}")
         self.preset = preset
