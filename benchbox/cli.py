@@ -119,33 +119,24 @@ def parse_model_options(items: Sequence[str]) -> dict[str, dict[str, Any]]:
 def _cmd_run(args) -> int:
     from benchbox.corpus.avec2016 import load_corpus
     from benchbox.corpus.default import embedded_corpus_root, ensure_embedded_corpus, resolve_data_root
-    from benchbox.runner import (
-        RunConfig,
-        default_run_dir,
-        resolve_models,
-        run_suite,
-        with_environment_options,
-    )
+    from benchbox.runner import RunConfig, run_suite
     from benchbox.suites import load_suite
 
     suite = load_suite(args.suite)
     if args.option:
         suite = suite.with_model_options(parse_model_options(args.option))
-    models = resolve_models([m.strip() for m in args.models.split(",") if m.strip()] if args.models else None,
-                            suite)
-    suite = with_environment_options(suite)  # e.g. $BENCHBOX_E2E_PRESET: part of the run folder's name
+    requested = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
     root, notice = resolve_data_root(args.data_root)
     print(notice, file=sys.stderr)
     if root == embedded_corpus_root():
         ensure_embedded_corpus(progress=not args.no_progress)
     corpus = load_corpus(root, targets=suite.targets, tolerance_frames=suite.tolerance_frames)
-    out = Path(args.out) if args.out else default_run_dir(suite, corpus, args.test_split)
     seeds = list(range(args.seeds or suite.default_seeds))
-    config = RunConfig(suite=suite, corpus=corpus, models=models, seeds=seeds, out_dir=out, device=args.device,
-                       test_split=args.test_split, progress=not args.no_progress,
-                       command=shlex.join(["benchbox", *sys.argv[1:]]))
-    print(f"Running suite {suite.name} v{suite.version}: {len(models)} model(s) x {len(seeds)} seed(s) "
-          f"on {corpus.description} -> {out}", file=sys.stderr)
+    config = RunConfig.create(suite, corpus, models=requested, seeds=seeds, out_dir=args.out, device=args.device,
+                              test_split=args.test_split, progress=not args.no_progress,
+                              command=shlex.join(["benchbox", *sys.argv[1:]]))
+    print(f"Running suite {suite.name} v{suite.version}: {len(config.models)} model(s) x {len(seeds)} seed(s) "
+          f"on {corpus.description} -> {config.out_dir}", file=sys.stderr)
     summary = run_suite(config)
     print(f"finished: {len(summary.done)}, resumed (already done): {len(summary.skipped)}, "
           f"failed: {len(summary.failed)}")
@@ -159,20 +150,18 @@ def _cmd_run(args) -> int:
 
 
 def _print_leaderboard(run_dir: Path) -> None:
-    import pandas as pd
-
-    from benchbox.results import RunFolder
+    from benchbox.record import HEADLINE_COLUMN, RunFolder
 
     folder = RunFolder(run_dir)
     run = folder.read_run()
-    scores = pd.read_csv(folder.scores_path, dtype={"session": str})
-    test = scores[(scores["partition"] == "test") & (scores["scope"] == "global") & (scores["metric"] == "ccc")]
-    if test.empty:
+    board = folder.leaderboard()
+    columns = [f"{t}/ccc/global" for t in run.targets]
+    if board.empty or not all(c in board for c in columns):
         return
-    table = test.groupby(["model", "target"])["value"].mean().unstack("target")[run["targets"]]
-    table["mean"] = table.mean(axis=1)
-    table = table.sort_values("mean", ascending=False)
-    print(f"\nGlobal CCC on {run['test_split']} (mean over seeds):")
+    table = board.set_index("model")[[*columns, HEADLINE_COLUMN]]
+    table.columns = [*run.targets, "mean"]
+    table.index.name = "model"
+    print(f"\nGlobal CCC on {run.test_split} (mean over seeds):")
     print(table.to_string(float_format=lambda v: f"{v:.3f}"))
     print()
 
@@ -234,18 +223,17 @@ def _cmd_report(args) -> int:
 
 
 def _cmd_stats(args) -> int:
-    import json
-
-    from benchbox.results import RunFolder
+    from benchbox.record import RunFolder
     from benchbox.runner import finish_run
 
-    path = finish_run(Path(args.run_dir), alpha=args.alpha, resamples=args.resamples)
-    stats = json.loads(RunFolder(args.run_dir).stats_path.read_text())
-    for verdict in stats.get("verdicts", []):
-        print(verdict["sentence"])
-    for note in stats.get("notes", []):
+    folder = RunFolder(args.run_dir)
+    path = finish_run(folder.root, alpha=args.alpha, resamples=args.resamples)
+    stats = folder.read_stats()
+    for verdict in stats.verdicts:
+        print(verdict.sentence)
+    for note in stats.notes:
         print(f"note: {note}")
-    print(f"stats: {RunFolder(args.run_dir).stats_path}")
+    print(f"stats: {folder.stats_path}")
     print(f"report: {path}")
     return 0
 

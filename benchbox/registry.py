@@ -16,8 +16,8 @@ from typing import Any
 from benchbox.errors import RegistryError
 from benchbox.plugin import MODALITIES
 
-__all__ = ["MODEL_GROUP", "ModelInfo", "model_entry_points", "model_names", "model_info", "create_model",
-           "load_entry_point", "did_you_mean", "validate_model"]
+__all__ = ["MODEL_GROUP", "ModelInfo", "model_entry_points", "model_names", "model_info", "factory_info",
+           "create_model", "build_model", "load_entry_point", "did_you_mean", "validate_model"]
 
 MODEL_GROUP = "benchbox.models"
 
@@ -92,18 +92,30 @@ def model_info(name: str) -> ModelInfo:
     """Name, modalities, providing package and one-line description of a registered model."""
     factory = load_entry_point(MODEL_GROUP, name)
     ep = model_entry_points()[name]
+    return factory_info(name, factory, package=_package(ep), target=ep.value)
+
+
+def factory_info(name: str, factory, *, package: str, target: str) -> ModelInfo:
+    """What a model factory's class attributes declare (modalities, family, requires, ...), as a ModelInfo."""
     modalities = getattr(factory, "modalities", ())
     requires = tuple(getattr(factory, "requires", ()) or ())
     combines = getattr(factory, "combines_predictions", None)
-    return ModelInfo(name, tuple(sorted(modalities)), _package(ep), _description(factory), ep.value,
+    return ModelInfo(name, tuple(sorted(modalities)), package, _description(factory), target,
                      str(getattr(factory, "family", "") or ""), requires,
                      bool(requires) if combines is None else bool(combines))
 
 
 def create_model(name: str, options: Mapping[str, Any] | None = None):
     """Instantiate a registered model with ``options`` as keyword arguments of its factory (a suite's
-    ``[models.options.<name>]``) and check that it follows the plugin protocol."""
-    factory = load_entry_point(MODEL_GROUP, name)
+    ``[models.options.<name>]``) and check it (see :func:`build_model`)."""
+    return build_model(load_entry_point(MODEL_GROUP, name), name, options)
+
+
+def build_model(factory, name: str, options: Mapping[str, Any] | None = None):
+    """``factory(**options)``, checked: the options must be keyword arguments the factory takes, the model
+    must follow the plugin protocol (:func:`validate_model`), and its optional ``validate_options()`` (where
+    a plugin checks its options: files exist, names are known) must pass. The constructor itself only
+    stores its parameters, so that creating a model is cheap and checking it is one step."""
     options = dict(options or {})
     if options:
         try:
@@ -127,6 +139,14 @@ def create_model(name: str, options: Mapping[str, Any] | None = None):
     except Exception as exc:
         raise RegistryError(f"Model {name!r}: creating it raised {type(exc).__name__}: {exc}") from exc
     validate_model(model, name)
+    check = getattr(model, "validate_options", None)
+    if callable(check):
+        try:
+            check()
+        except RegistryError:
+            raise
+        except Exception as exc:  # a plugin's own check: its message, with the model named
+            raise RegistryError(f"Model {name!r}: {exc}") from exc
     return model
 
 

@@ -10,15 +10,11 @@ Example:
 from __future__ import annotations
 
 import dataclasses
-import logging
 import tempfile
 from pathlib import Path
 
 from benchbox.cache import Cache
-from benchbox.corpus.session import strip_labels
-from benchbox.errors import BenchboxError
-from benchbox.plugin import ModelContext
-from benchbox.registry import validate_model
+from benchbox.registry import factory_info, model_names
 
 __all__ = ["CheckResult", "check_model", "tiny_corpus"]
 
@@ -47,49 +43,63 @@ def check_model(factory, *, name: str | None = None, corpus_root: str | Path | N
                 model_options: dict[str, dict] | None = None) -> CheckResult:
     """Create a model from ``factory``, fit it on a tiny corpus, predict label-free sessions, validate.
 
-    ``model_options`` (``{model: {option: value}}``, as a suite's ``[models.options]``) create the models
-    it ``requires`` and reach it as ``ctx.model_options``, as in ``benchbox run``.
+    The model goes through the unit lifecycle of ``benchbox run`` (:func:`benchbox.units.run_unit`): the
+    models it ``requires`` run first (same seed) and hand it their final predictions; it is created from
+    ``factory`` with its options, fitted, asked to predict the label-free select and test sessions, its
+    predictions validated and put through the suite's protocol. One difference keeps the check quick: one
+    annotation-delay candidate (0 s) instead of the suite's list.
 
-    Raises :class:`benchbox.errors.BenchboxError` (with the harness's own message) on any violation
-    of the plugin protocol, so a plugin that passes here behaves in ``benchbox run``.
+    ``model_options`` (``{model: {option: value}}``, as a suite's ``[models.options]``) are the factories'
+    keyword arguments and reach the model as ``ctx.model_options``; options the factories take from
+    environment variables (``environment_options``) are added as in ``benchbox run``.
+
+    Raises :class:`benchbox.units.UnitFailure` (a :class:`benchbox.errors.BenchboxError`) with the message
+    ``benchbox run`` stores for the same violation of the plugin protocol, so a plugin that passes here
+    behaves in ``benchbox run``.
     """
     from benchbox.corpus.avec2016 import load_corpus
-    from benchbox.runner import validate_predictions
+    from benchbox.specs import order_by_requires, registered_spec, spec_for_factory
     from benchbox.suites import load_suite
+    from benchbox.suites.suite import ProtocolSettings
+    from benchbox.units import MemoryCandidates, UnitInputs, run_unit
 
-    model = factory()
-    name = name or getattr(model, "name", None) or getattr(factory, "__name__", "model")
-    validate_model(model, name)
+    if name is None:  # a factory such as ``lambda: model`` declares no name: its model does
+        name = getattr(factory, "name", None) or getattr(factory(), "name", None) or getattr(factory, "__name__",
+                                                                                             "model")
+    options = dict(model_options or {})
+    spec = spec_for_factory(factory, name, options.get(name))
+    model = spec.create()  # options and plugin protocol checked before any data is touched
+    # what the model declares, read from the instance (a factory such as ``lambda: model`` declares nothing)
+    spec = dataclasses.replace(spec, info=factory_info(name, model, package=spec.info.package,
+                                                       target=spec.info.target))
+    specs = {name: spec}
+
+    def requires_of(model: str) -> tuple[str, ...]:
+        if model not in specs:
+            specs[model] = registered_spec(model, options.get(model))
+        return specs[model].requires
+
+    order = order_by_requires([name], requires_of, [*model_names(), name])
     suite_obj = load_suite(suite)
     with tempfile.TemporaryDirectory(prefix="benchbox-check-") as tmp:
         root = Path(corpus_root) if corpus_root else tiny_corpus(Path(tmp) / "corpus")
         corpus = load_corpus(root, targets=suite_obj.targets, tolerance_frames=suite_obj.tolerance_frames)
         partitions = suite_obj.partitions(corpus)
-        scratch = Path(tmp) / "scratch"
-        scratch.mkdir()
-        cache = Cache(Path(tmp) / "cache")
-        upstream = {}
-        for required in getattr(model, "requires", ()) or ():  # a fusion model: its inputs first
-            from benchbox.registry import create_model
-
-            inner = create_model(required, (model_options or {}).get(required))
-            inner_ctx = ModelContext(targets=suite_obj.targets, seed=seed, device=device, cache=cache,
-                                     scratch_dir=scratch, logger=logging.getLogger(f"benchbox.check.{required}"),
-                                     model_options=model_options or {})
-            inner.fit(partitions.fit, partitions.select, inner_ctx)
-            upstream[required] = validate_predictions(
-                required, inner.predict(strip_labels(partitions.select + partitions.test), inner_ctx),
-                partitions.select + partitions.test, suite_obj.targets)
-        ctx = ModelContext(targets=suite_obj.targets, seed=seed, device=device, cache=cache, scratch_dir=scratch,
-                           logger=logging.getLogger(f"benchbox.check.{name}"), upstream=upstream,
-                           model_options=model_options or {})
-        try:
-            model.fit(partitions.fit, partitions.select, ctx)
-            raw = model.predict(strip_labels(partitions.test), ctx)
-        except BenchboxError:
-            raise
-        except Exception as exc:
-            raise BenchboxError(f"Model {name!r} raised {type(exc).__name__}: {exc}") from exc
-        checked = validate_predictions(name, raw, partitions.test, suite_obj.targets)
-    return CheckResult(name, tuple(sorted(model.modalities)), len(checked),
-                       {k: len(v) for k, v in checked.items()})
+        modalities = frozenset(m for m, attribute in (("audio", "audio_path"), ("video", "video_path"))
+                               if all(getattr(s, attribute) is not None for s in corpus.sessions))
+        inputs = UnitInputs(partitions=partitions, targets=suite_obj.targets, frame_step_s=suite_obj.frame_step_s,
+                            device=device, cache=Cache(Path(tmp) / "cache"),
+                            model_options={m: dict(s.options) for m, s in specs.items()},
+                            corpus_modalities=modalities)
+        final: dict[str, dict] = {}
+        for model in order:
+            current = specs[model]
+            settings = suite_obj.protocol(model, combines_predictions=current.info.combines_predictions)
+            settings = ProtocolSettings(delays_frames=(0,), postprocessing=settings.postprocessing,
+                                        median_windows_frames=settings.median_windows_frames)
+            result = run_unit(current, seed, inputs, settings,
+                              upstream={r: final[r] for r in current.requires},
+                              store=MemoryCandidates(Path(tmp) / "units" / model))
+            final[model] = result.predictions
+    test = {s.id: final[name][s.id] for s in partitions.test}
+    return CheckResult(name, tuple(sorted(spec.info.modalities)), len(test), {k: len(v) for k, v in test.items()})

@@ -11,8 +11,9 @@ replace it.
 
 The harness creates a fresh plugin per annotation-delay candidate and hands it already shifted labels;
 delay and post-processing are the harness's job, not the model's. Preset (see :mod:`e2e.config`): the
-constructor's ``preset``, else ``$BENCHBOX_E2E_PRESET``, else ``paper`` on CUDA and the CPU preset of the
-model's modalities on the CPU (``cpu`` for audio, ``cpu-48px`` for the visual models). The preset name and
+constructor's ``preset`` (the harness sets it from ``$BENCHBOX_E2E_PRESET`` where a run gives none, see
+``environment_options``), else ``paper`` on CUDA and the CPU preset of the model's modalities on the CPU
+(``cpu`` for audio, ``cpu-48px`` for the visual models). The preset name and
 everything it changes are always in :meth:`profile_info`. Single fields of :class:`e2e.config.E2EConfig` can
 be changed with keyword arguments (``E2EVideo(visual_pretrained_weights="resnet50.pth")``; the same as
 ``overrides={...}``), which is how a suite's ``[models.options.<name>]`` and ``benchbox run --option``
@@ -42,7 +43,6 @@ This module imports neither torch nor torchvision: ``benchbox models`` lists it 
 from __future__ import annotations
 
 import hashlib
-import os
 import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -95,16 +95,8 @@ class _E2EModel:
 
     def __init__(self, preset: str | None = None, *, overrides: Mapping[str, Any] | None = None,
                  crop_loader: CropLoader | None = None, **config: Any) -> None:
-        from e2e.config import check_config_fields, check_preset
-
-        merged = {**dict(overrides or {}), **config}
-        check_config_fields(merged, f"Model {self.name!r}")
-        if preset is not None:
-            check_preset(preset, f"Model {self.name!r}")
-        if merged.get("visual_pretrained_weights") is not None and "video" in self.modalities:
-            _existing_weights_file(merged["visual_pretrained_weights"], f"Model {self.name!r}")
         self.preset = preset
-        self.overrides = merged or None
+        self.overrides = {**dict(overrides or {}), **config} or None
         self.crop_loader = crop_loader
         self.preset_: str | None = None
         self.preset_source_: str | None = None
@@ -124,16 +116,26 @@ class _E2EModel:
         self._flops: dict[tuple, int] = {}
 
     # -- configuration -------------------------------------------------------------------------------
+    def validate_options(self) -> None:
+        """Check the options (called by the harness when it creates the model, before the run starts):
+        known configuration fields, a known preset, an existing ResNet-50 weights file."""
+        from e2e.config import check_config_fields, check_preset
+
+        owner = f"Model {self.name!r}"
+        overrides = dict(self.overrides or {})
+        check_config_fields(overrides, owner)
+        if self.preset is not None:
+            check_preset(self.preset, owner)
+        if overrides.get("visual_pretrained_weights") is not None and "video" in self.modalities:
+            _existing_weights_file(overrides["visual_pretrained_weights"], owner)
+
     def _resolve(self, ctx: ModelContext):
-        """``(preset, config, where the preset came from)`` for this context."""
+        """``(preset, config, where the preset came from)`` for this context: the ``preset`` option (which
+        the harness sets from ``$BENCHBOX_E2E_PRESET`` where a run gives none), else the device's default."""
         from e2e.config import default_preset, resolve_config
 
         if self.preset:
-            preset = self.preset
-            from_environment = os.environ.get(PRESET_ENVIRONMENT_VARIABLE) == preset
-            source = f"option (from ${PRESET_ENVIRONMENT_VARIABLE})" if from_environment else "option"
-        elif os.environ.get(PRESET_ENVIRONMENT_VARIABLE):
-            preset, source = os.environ[PRESET_ENVIRONMENT_VARIABLE], f"${PRESET_ENVIRONMENT_VARIABLE}"
+            preset, source = self.preset, "option"
         else:
             preset, source = default_preset(ctx.device, self.modalities), f"default for {ctx.device}"
         return preset, resolve_config(preset, self.overrides), source
@@ -340,7 +342,7 @@ class _E2EModel:
         from e2e.config import default_preset, resolve_config
         from e2e.model import flops_per_media_second, parameter_count
 
-        preset = self.preset_ or self.preset or os.environ.get(PRESET_ENVIRONMENT_VARIABLE) or "paper"
+        preset = self.preset_ or self.preset or "paper"
         config = self.config_ or resolve_config(preset, self.overrides)
         num_targets = self.num_targets_ or 2
         shape = dict(audio_variant=config.audio_variant, lstm_hidden=config.lstm_hidden,

@@ -8,10 +8,12 @@ import warnings
 
 import numpy as np
 
+from benchbox.record import PairTest
+
 __all__ = ["significance_matrix_png"]
 
 
-def significance_matrix_png(tests: list[dict], models: list[str], target: str) -> str | None:
+def significance_matrix_png(tests: list[PairTest], models: list[str], target: str) -> str | None:
     """Heatmap of ΔCCC (row minus column) with BH-adjusted p of the session randomisation test.
 
     Returns a ``data:image/png;base64,...`` URI, or None when fewer than two models have tests.
@@ -27,14 +29,13 @@ def significance_matrix_png(tests: list[dict], models: list[str], target: str) -
     labels = np.full(delta.shape, "", dtype=object)
     found = False
     for test in tests:
-        if test["test"] != "randomisation_ccc" or test["target"] != target:
+        if test.test != "randomisation_ccc" or test.target != target:
             continue
-        a, b = test["model_a"], test["model_b"]
+        a, b = test.model_a, test.model_b
         if a not in index or b not in index:
             continue
-        effect = test["effect"]["estimate"]
-        p_bh = test.get("p_bh")
-        if effect is None:
+        effect, p_bh = test.effect.estimate, test.p_bh
+        if effect is None or not np.isfinite(effect):
             continue
         found = True
         for row, col, sign in ((a, b, 1.0), (b, a, -1.0)):

@@ -8,7 +8,7 @@ import pytest
 from benchbox.cli import main
 from benchbox.corpus import default as default_corpus
 from benchbox.corpus.synth import synthesize
-from benchbox.results import RunFolder
+from benchbox.record import RunFolder
 
 
 @pytest.fixture
@@ -62,6 +62,6 @@ def test_synthetic_run_through_the_api(tmp_path):
     root = synthesize(tmp_path / "corpus", train=3, dev=2, test=0, seconds=6.0, seed=1, workers=1)
     corpus = load_corpus(root)
     assert corpus.synthetic and corpus.generator["seed"] == 1
-    summary = run_suite(RunConfig(suite=load_suite("avec2016"), corpus=corpus, models=["mean"], seeds=[0],
+    summary = run_suite(RunConfig.create(load_suite("avec2016"), corpus, models=["mean"], seeds=[0],
                                   out_dir=tmp_path / "run", progress=False))
     assert summary.done == [("mean", 0)] and summary.report_path.exists()

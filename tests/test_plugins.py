@@ -12,8 +12,8 @@ import pytest
 
 from benchbox.cli import main
 from benchbox.errors import BenchboxError, RegistryError
+from benchbox.record import RunFolder
 from benchbox.registry import create_model, model_names
-from benchbox.results import RunFolder
 from benchbox.testing import check_model
 
 PLUGIN_SOURCE = '''
@@ -162,10 +162,10 @@ def test_plugin_runs_through_the_suite_and_bad_plugins_fail_alone(with_plugin, f
     folder = RunFolder(out)
     assert sorted(folder.finished_units()) == [("mean", 0), ("throwaway-energy", 0)]
     short = folder.unit_status("throwaway-short", 0)
-    assert short["status"] == "failed"
-    assert re.search(r"session \w+_\d: predictions have shape \(100, 2\); expected \(101, 2\)", short["error"])
+    assert short.status == "failed"
+    assert re.search(r"session \w+_\d: predictions have shape \(100, 2\); expected \(101, 2\)", short.error)
     crash = folder.unit_status("throwaway-crash", 0)
-    assert "RuntimeError during fit (annotation delay 0 s): deliberate failure in fit" in crash["error"]
+    assert "RuntimeError during fit (annotation delay 0 s): deliberate failure in fit" in crash.error
     assert "deliberate failure" in (folder.unit_dir("throwaway-crash", 0) / "traceback.txt").read_text()
     scores = pd.read_csv(folder.scores_path)
     assert set(scores["model"]) == {"mean", "throwaway-energy"}
@@ -173,28 +173,36 @@ def test_plugin_runs_through_the_suite_and_bad_plugins_fail_alone(with_plugin, f
     assert "throwaway-energy" in report and "deliberate failure in fit" in report
 
 
-def test_check_model_accepts_a_good_plugin_and_rejects_a_bad_one(with_plugin, foreign_corpus):
+def test_check_model_accepts_a_good_plugin_and_rejects_a_bad_one(with_plugin, foreign_corpus, tmp_path):
     from throwaway_plugin import AudioEnergy, WrongLength
 
     result = check_model(AudioEnergy, corpus_root=foreign_corpus)
     assert result.num_predicted_sessions == 2 and set(result.frames_per_session.values()) == {101}
-    with pytest.raises(BenchboxError, match="predictions have shape"):
+    with pytest.raises(BenchboxError, match="predictions have shape") as raised:
         check_model(WrongLength, corpus_root=foreign_corpus)
+    # the same unit lifecycle as benchbox run: the same violation, the same message
+    out = tmp_path / "run"
+    assert main(["run", "--data-root", str(foreign_corpus), "--out", str(out), "--no-progress",
+                 "--models", "throwaway-short"]) == 1
+    stored = RunFolder(out).unit_status("throwaway-short", 0).error
+    assert str(raised.value) == stored
+    assert stored.startswith("PredictionError during validate (annotation delay 0 s): Model 'throwaway-short', "
+                             "session train_3: predictions have shape (100, 2); expected (101, 2)")
 
 
 def test_late_fusion_of_a_user_plugin_runs_after_its_inputs(with_plugin, foreign_corpus, tmp_path):
-    from benchbox.runner import resolve_models
+    from benchbox.specs import resolve_run_models
     from benchbox.suites import load_suite
 
-    assert resolve_models(["throwaway-fusion"], load_suite("avec2016")) == ["throwaway-energy", "mean",
-                                                                          "throwaway-fusion"]
+    assert resolve_run_models(load_suite("avec2016"), ["throwaway-fusion"]).names == ["throwaway-energy", "mean",
+                                                                                    "throwaway-fusion"]
     out = tmp_path / "run"
     assert main(["run", "--data-root", str(foreign_corpus), "--out", str(out), "--no-progress",
                  "--models", "throwaway-fusion"]) == 0
     folder = RunFolder(out)
     status = folder.unit_status("throwaway-fusion", 0)
-    assert status["fits"] == 1  # no delay search on already-compensated inputs
-    weights = status["profile"]["weights"]["target_0"]
+    assert status.fits == 1  # no delay search on already-compensated inputs
+    weights = status.profile["weights"]["target_0"]
     assert set(weights) == {"throwaway-energy", "mean", "intercept"}
     fused = folder.read_predictions("throwaway-fusion", 0)
     assert len(fused) == len(folder.read_gold()) and fused[["arousal", "valence"]].notna().all().all()
@@ -207,19 +215,19 @@ def test_late_fusion_fails_alone_when_an_input_failed(with_plugin, foreign_corpu
     folder = RunFolder(out)
     assert folder.is_done("mean", 0)
     status = folder.unit_status("throwaway-fusion-broken", 0)
-    assert status["status"] == "failed"
-    assert "combines 'throwaway-crash', which has no finished predictions for seed 0" in status["error"]
+    assert status.status == "failed"
+    assert "combines 'throwaway-crash', which has no finished predictions for seed 0" in status.error
 
 
 def test_requires_orders_models_and_combines_predictions_sets_the_protocol(with_plugin):
     """``requires`` alone means late fusion (no delay search, no post-processing); a model that only needs
     its inputs to run first says ``combines_predictions = False`` and gets the suite's protocol."""
     from benchbox.registry import model_info
-    from benchbox.runner import resolve_models
+    from benchbox.specs import resolve_run_models
     from benchbox.suites import load_suite
 
     suite = load_suite("avec2016")
-    assert resolve_models(["throwaway-after-own"], suite) == ["throwaway-energy", "throwaway-after-own"]
+    assert resolve_run_models(suite, ["throwaway-after-own"]).names == ["throwaway-energy", "throwaway-after-own"]
     implied, own = model_info("throwaway-after"), model_info("throwaway-after-own")
     assert implied.combines_predictions and not own.combines_predictions
     assert suite.protocol(implied.name, combines_predictions=implied.combines_predictions).delays_frames == (0,)
@@ -250,14 +258,14 @@ def test_run_options_reach_the_model_factory_and_bad_ones_are_named():
 
 
 def test_options_for_a_model_that_is_not_installed_are_an_error(tmp_path):
-    from benchbox.runner import check_model_options
+    from benchbox.specs import resolve_run_models
     from benchbox.suites import load_suite
 
     suite = load_suite("avec2016").with_model_options({"e2e-vidoe": {"preset": "paper"}})
     with pytest.raises(BenchboxError, match=r"Options are given to model 'e2e-vidoe' \(in benchbox/suites/"
                                             r"avec2016.toml or by --option\), which is not installed. Did you "
                                             r"mean 'e2e-video'"):
-        check_model_options(suite)
+        resolve_run_models(suite, ["mean"])
 
 
 def test_run_options_on_the_command_line_are_checked_before_the_run_and_recorded(tmp_path, monkeypatch):

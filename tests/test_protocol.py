@@ -4,7 +4,7 @@ from scipy.ndimage import gaussian_filter1d
 
 from benchbox.metrics import ccc_score
 from benchbox.protocol import choose_delay, fit_postprocessing, shift_labels, shift_predictions
-from benchbox.results import RunFolder
+from benchbox.record import RunFolder
 from benchbox.runner import RunConfig, run_suite
 from benchbox.suites import load_suite
 
@@ -62,13 +62,13 @@ def test_runner_records_the_protocol_of_every_unit(foreign_corpus, tmp_path):
     suite = load_suite("avec2016")
     settings = suite.protocol("mean")
     assert settings.delays_frames == (0, 20, 40, 60, 80, 100) and settings.postprocessing
-    summary = run_suite(RunConfig(suite=suite, corpus=load_corpus(foreign_corpus), models=["mean"], seeds=[0],
+    summary = run_suite(RunConfig.create(suite, load_corpus(foreign_corpus), models=["mean"], seeds=[0],
                                   out_dir=tmp_path / "run", progress=False))
     status = RunFolder(summary.run_dir).unit_status("mean", 0)
-    assert status["fits"] == 6
-    arousal = status["protocol"]["targets"]["arousal"]
-    assert arousal["annotation_delay_s"] in {0.0, 0.8, 1.6, 2.4, 3.2, 4.0}
-    assert set(arousal["select_ccc_by_delay_s"]) == {"0", "0.8", "1.6", "2.4", "3.2", "4"}
+    assert status.fits == 6
+    arousal = status.protocol.targets["arousal"]
+    assert arousal.annotation_delay_s in {0.0, 0.8, 1.6, 2.4, 3.2, 4.0}
+    assert set(arousal.select_ccc_by_delay_s) == {"0", "0.8", "1.6", "2.4", "3.2", "4"}
 
 
 def test_per_model_override(tmp_path):

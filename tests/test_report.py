@@ -1,5 +1,6 @@
 """The HTML report, opened in a real browser (headless Chromium)."""
 
+import dataclasses
 import html
 import os
 import shutil
@@ -38,7 +39,7 @@ def render_in_browser(page: Path, tmp_path: Path) -> str:
 @pytest.fixture(scope="module")
 def run_dir(foreign_corpus, tmp_path_factory):
     out = tmp_path_factory.mktemp("report") / "run"
-    config = RunConfig(suite=load_suite("avec2016"), corpus=load_corpus(foreign_corpus), models=["mean"],
+    config = RunConfig.create(load_suite("avec2016"), load_corpus(foreign_corpus), models=["mean"],
                        seeds=[0, 1], out_dir=out, progress=False, command="benchbox run <test>")
     return run_suite(config).run_dir
 
@@ -82,7 +83,7 @@ def test_report_shows_intervals_verdicts_and_matrix(foreign_corpus, tmp_path):
     import numpy as np
     import pandas as pd
 
-    from benchbox.results import RunFolder
+    from benchbox.record import ModelEntry, RunFolder, UnitStatus, options_sha256
 
     folder = RunFolder(out)  # add a second system ("oracle": gold plus noise) by hand, then recompute stats
     gold = folder.read_gold()
@@ -90,8 +91,10 @@ def test_report_shows_intervals_verdicts_and_matrix(foreign_corpus, tmp_path):
     noisy[["arousal", "valence"]] += np.random.default_rng(0).normal(scale=0.05, size=(len(gold), 2))
     folder.write_frame(folder.predictions_path("oracle", 0), noisy)
     run = folder.read_run()
-    run["models"].append({"name": "oracle", "package": "test", "units": {"0": {"status": "done"}}})
-    (out / "run.json").write_text(__import__("json").dumps(run))
+    oracle = ModelEntry(name="oracle", package="test", entry_point="test:oracle", modalities=[], description="",
+                        family="", options={}, options_sha256=options_sha256({}),
+                        units={0: UnitStatus(model="oracle", seed=0, status="done")})
+    folder.write_run(dataclasses.replace(run, models=[*run.models, oracle]))
     assert main(["stats", str(out), "--resamples", "500"]) == 0
     dom = render_in_browser(out / "report.html", tmp_path)
     assert 'id="verdicts"' in dom and "oracle" in dom
@@ -121,7 +124,7 @@ def test_cost_table_shows_the_e2e_profile(tmp_path, monkeypatch):
 
     monkeypatch.setenv("BENCHBOX_E2E_PRESET", "smoke")
     corpus = tiny_corpus(tmp_path / "corpus", train=3, dev=2, seconds=6.0, seed=3)
-    config = RunConfig(suite=load_suite("avec2016"), corpus=load_corpus(corpus), models=["mean", "e2e-audio"],
+    config = RunConfig.create(load_suite("avec2016"), load_corpus(corpus), models=["mean", "e2e-audio"],
                        seeds=[0], out_dir=tmp_path / "run", progress=False, command="benchbox run <test>")
     run_dir = run_suite(config).run_dir
     profile = json.loads((run_dir / "units" / "e2e-audio" / "seed-0" / "status.json").read_text())["profile"]
@@ -163,7 +166,7 @@ def test_resnet_weights_given_as_run_options_reach_every_visual_model_and_the_re
     suite = load_suite("avec2016").with_model_options(
         {"e2e-audio": common, "e2e-video": visual, "e2e-av": visual})
     assert suite.definition_hash != load_suite("avec2016").definition_hash  # another run folder
-    config = RunConfig(suite=suite, corpus=load_corpus(corpus), models=["e2e-audio", "e2e-video", "e2e-av"],
+    config = RunConfig.create(suite, load_corpus(corpus), models=["e2e-audio", "e2e-video", "e2e-av"],
                        seeds=[0], out_dir=tmp_path / "run", progress=False, command="benchbox run <test>")
     summary = run_suite(config)
     assert not summary.failed

@@ -5,19 +5,21 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+from record_helpers import write_minimal_run
 
 from benchbox.cli import main
 from benchbox.corpus.avec2016 import load_corpus
 from benchbox.errors import PredictionError, SuiteError
-from benchbox.results import RunFolder
-from benchbox.runner import RunConfig, run_suite, validate_predictions
+from benchbox.record import RunFolder
+from benchbox.runner import RunConfig, run_suite
 from benchbox.suites import load_suite
+from benchbox.units import validate_predictions
 
 
 def _config(corpus_root, out, models=("mean",), seeds=(0,)):
     suite = load_suite("avec2016")
     corpus = load_corpus(corpus_root)
-    return RunConfig(suite=suite, corpus=corpus, models=list(models), seeds=list(seeds), out_dir=out,
+    return RunConfig.create(suite, corpus, models=list(models), seeds=list(seeds), out_dir=out,
                      progress=False)
 
 
@@ -25,11 +27,11 @@ def test_run_writes_the_run_folder(foreign_corpus, tmp_path):
     summary = run_suite(_config(foreign_corpus, tmp_path / "run", seeds=(0, 1)))
     folder = RunFolder(summary.run_dir)
     run = folder.read_run()
-    assert run["suite"]["name"] == "avec2016" and run["suite"]["version"] == "1.0.0"
-    assert run["corpus"]["synthetic"] is False and len(run["corpus"]["fingerprint"]) == 64
-    assert run["partitions"] == {"fit": ["train_1", "train_2"], "select": ["train_3"], "test": ["dev_1", "dev_2"]}
-    assert run["seeds"] == [0, 1] and run["environment"]["packages"]["numpy"]
-    assert run["models"][0]["units"]["1"]["status"] == "done"
+    assert run.suite.name == "avec2016" and run.suite.version == "1.0.0" and run.frame_step_s == 0.04
+    assert run.corpus.synthetic is False and len(run.corpus.fingerprint) == 64
+    assert run.partitions == {"fit": ["train_1", "train_2"], "select": ["train_3"], "test": ["dev_1", "dev_2"]}
+    assert run.seeds == [0, 1] and run.environment.packages["numpy"]
+    assert run.models[0].units[1].status == "done" and len(run.models[0].options_sha256) == 64
     gold = folder.read_gold()
     assert set(gold["partition"]) == {"select", "test"} and len(gold) == 3 * 101
     predictions = folder.read_predictions("mean", 0)
@@ -106,11 +108,11 @@ def test_best_family_reference_is_chosen_on_the_select_partition(tmp_path):
         for partition, value in (("select", select), ("test", test)):
             rows.append({"model": model, "seed": 0, "partition": partition, "target": "arousal", "metric": "ccc",
                          "scope": "global", "session": "", "value": value})
-    pd.DataFrame(rows).to_csv(folder.scores_path, index=False)
-    run = {"models": [{"name": "a", "family": "handcrafted"}, {"name": "b", "family": "handcrafted"},
-                      {"name": "c", "family": "end-to-end"}]}
-    assert resolve_references(["mean", "best:handcrafted"], run, folder) == ["mean", "b"]
-    assert resolve_references(["best:nothing"], run, folder) == []
+    folder.write_scores(pd.DataFrame(rows))
+    write_minimal_run(tmp_path, targets=["arousal"], seeds=[0], models=["a", "b", "c"],
+                      families={"a": "handcrafted", "b": "handcrafted", "c": "end-to-end"})
+    assert resolve_references(["mean", "best:handcrafted"], folder) == ["mean", "b"]
+    assert resolve_references(["best:nothing"], folder) == []
 
 
 def test_warnings_of_a_model_reach_the_unit_status_and_the_report(foreign_corpus, tmp_path):
@@ -126,8 +128,8 @@ def test_warnings_of_a_model_reach_the_unit_status_and_the_report(foreign_corpus
     soundfile.write(silent, np.zeros((info.frames, info.channels), dtype=np.float32), info.samplerate)
     summary = run_suite(_config(corpus, tmp_path / "run", models=("egemaps-ridge",)))
     assert summary.done == [("egemaps-ridge", 0)]
-    status = json.loads(RunFolder(summary.run_dir).status_path("egemaps-ridge", 0).read_text())
-    assert any(w.startswith("SilentAudioWarning: ") and "dev_2.wav is silent" in w for w in status["warnings"])
+    status = RunFolder(summary.run_dir).unit_status("egemaps-ridge", 0)
+    assert any(w.startswith("SilentAudioWarning: ") and "dev_2.wav is silent" in w for w in status.warnings)
     predictions = RunFolder(summary.run_dir).read_predictions("egemaps-ridge", 0)
     assert np.isfinite(predictions[["arousal", "valence"]].to_numpy()).all()
     report = summary.report_path.read_text()

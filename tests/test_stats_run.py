@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
+from record_helpers import write_minimal_run
 
 from benchbox.errors import BenchboxError
 from benchbox.metrics import ccc_score
@@ -53,13 +54,7 @@ def make_run(root, *, num_sessions=10, frames=100, seed=0):
         path = root / "predictions" / model / f"seed-{s}.parquet"
         path.parent.mkdir(parents=True, exist_ok=True)
         _frame(partition_of, arrays).to_parquet(path)
-    run = {
-        "suite": {"name": "toy", "version": 1},
-        "targets": TARGETS,
-        "seeds": [0, 1],
-        "models": [{"name": m} for m in ("mean", "good", "meh", "broken", "ghost")],
-    }
-    (root / "run.json").write_text(json.dumps(run))
+    write_minimal_run(root, targets=TARGETS, seeds=[0, 1], models=["mean", "good", "meh", "broken", "ghost"])
     return gold, predictions, test_ids
 
 
@@ -70,7 +65,7 @@ def run_dir(tmp_path):
 
 
 def test_run_stats_structure_and_failed_models(run_dir):
-    out = compute_run_stats(run_dir, references=["mean", "svr"], resamples=500)
+    out = compute_run_stats(run_dir, references=["mean", "svr"], resamples=500).to_json()
     json.dumps(out, allow_nan=False)  # strict JSON: NaN written as null
     assert out["benchbox_stats_format"] == 1 and out["num_sessions"] == 10
     assert out["sessions"] == sorted(f"dev_{k + 1}" for k in range(10))
@@ -95,7 +90,7 @@ def test_run_stats_structure_and_failed_models(run_dir):
 
 def test_scores_and_seed_figures_match_direct_computation(run_dir):
     gold, predictions, test_ids = make_run(run_dir)  # same seed: same data as the fixture wrote
-    out = compute_run_stats(run_dir, references=["mean"], resamples=500)
+    out = compute_run_stats(run_dir, references=["mean"], resamples=500).to_json()
     ids = sorted(test_ids)
     y = np.concatenate([gold[s][:, 0] for s in ids])
     averaged = np.concatenate(
@@ -132,7 +127,7 @@ def test_scores_and_seed_figures_match_direct_computation(run_dir):
 
 
 def test_holm_family_verdicts_and_exploratory_bh(run_dir):
-    out = compute_run_stats(run_dir, references=["mean"], resamples=500)
+    out = compute_run_stats(run_dir, references=["mean"], resamples=500).to_json()
     family = [t for t in out["tests"] if t["holm_family"]]
     assert out["holm_family"]["size"] == len(family) == 4  # (good, meh) vs mean, two targets
     assert {(t["model_a"], t["model_b"]) for t in family} == {("good", "mean"), ("meh", "mean")}
@@ -153,13 +148,13 @@ def test_holm_family_verdicts_and_exploratory_bh(run_dir):
 
 def test_too_few_sessions_for_any_rejection_is_said_plainly(tmp_path):
     make_run(tmp_path, num_sessions=6)
-    out = compute_run_stats(tmp_path, references=["mean"], resamples=200)
+    out = compute_run_stats(tmp_path, references=["mean"], resamples=200).to_json()
     assert not out["holm_family"]["rejection_possible"]
     assert any("no comparison against the references can be declared significant" in n for n in out["notes"])
     assert all(v["outcome"] == "not_significant" for v in out["verdicts"])
     assert "no comparison in this family can reach alpha = 0.05" in out["verdicts"][0]["sentence"]
     make_run(tmp_path, num_sessions=4)
-    out = compute_run_stats(tmp_path, references=["mean"], resamples=200)
+    out = compute_run_stats(tmp_path, references=["mean"], resamples=200).to_json()
     assert any("no test can reject, whatever the data" in n for n in out["notes"])
 
 
@@ -172,29 +167,29 @@ def test_write_run_stats_is_atomic_json(run_dir):
 
 
 def test_select_partition_and_errors(run_dir):
-    out = compute_run_stats(run_dir, references=["mean"], resamples=100, partition="select")
+    out = compute_run_stats(run_dir, references=["mean"], resamples=100, partition="select").to_json()
     assert out["num_sessions"] == 1 and any("no test can reject" in n for n in out["notes"])
     with pytest.raises(BenchboxError, match="no frames of partition 'dev'.*Pass partition="):
-        compute_run_stats(run_dir, references=["mean"], partition="dev")
+        compute_run_stats(run_dir, references=["mean"], partition="dev").to_json()
     with pytest.raises(BenchboxError, match="'alpha' parameter of compute_run_stats must lie in .* Got 5"):
-        compute_run_stats(run_dir, references=["mean"], alpha=5)
+        compute_run_stats(run_dir, references=["mean"], alpha=5).to_json()
     (run_dir / "gold.parquet").unlink()
     with pytest.raises(BenchboxError, match="gold.parquet does not exist"):
-        compute_run_stats(run_dir, references=["mean"])
+        compute_run_stats(run_dir, references=["mean"]).to_json()
     with pytest.raises(BenchboxError, match="run.json does not exist"):
-        compute_run_stats(run_dir / "nowhere", references=["mean"])
+        compute_run_stats(run_dir / "nowhere", references=["mean"]).to_json()
 
 
 def test_frames_missing_from_a_seed_exclude_that_seed(run_dir):
     path = run_dir / "predictions" / "good" / "seed-1.parquet"
     pd.read_parquet(path).iloc[5:].to_parquet(path)
-    out = compute_run_stats(run_dir, references=["mean"], resamples=100)
+    out = compute_run_stats(run_dir, references=["mean"], resamples=100).to_json()
     assert out["models"]["good"]["seeds_used"] == [0]
     assert "lacks" in out["models"]["good"]["seeds_excluded"]["1"]
 
 
 def test_two_references_make_one_family_with_the_earlier_reference_second(run_dir):
-    out = compute_run_stats(run_dir, references=["good", "mean"], resamples=100)
+    out = compute_run_stats(run_dir, references=["good", "mean"], resamples=100).to_json()
     family = {(t["model_a"], t["model_b"]) for t in out["tests"] if t["holm_family"]}
     assert family == {("mean", "good"), ("meh", "good"), ("meh", "mean")}
     assert out["holm_family"]["size"] == 6  # three pairs, two targets

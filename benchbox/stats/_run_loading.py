@@ -8,14 +8,11 @@ model: only a missing or unreadable gold standard is an error.
 from __future__ import annotations
 
 import dataclasses
-from pathlib import Path
 
 import numpy as np
 
 from benchbox.errors import BenchboxError
-from benchbox.results import RunFolder
-
-KEY_COLUMNS = ["partition", "session", "frame"]
+from benchbox.record import KEY_COLUMNS, ModelUsage, RecordFormatError, RunFolder, RunRecord
 
 
 @dataclasses.dataclass
@@ -32,7 +29,7 @@ class LoadedModel:
     def ok(self) -> bool:
         return bool(self.seeds_used)
 
-    def summary(self) -> dict:
+    def usage(self) -> ModelUsage:
         reason = None
         if not self.ok:
             reason = (
@@ -41,57 +38,43 @@ class LoadedModel:
                 if self.seeds_excluded
                 else "no prediction files"
             )
-        return {
-            "status": "ok" if self.ok else "failed",
-            "seeds_used": self.seeds_used,
-            "seeds_missing": self.seeds_missing,
-            "seeds_excluded": self.seeds_excluded,
-            "reason": reason,
-        }
+        return ModelUsage(status="ok" if self.ok else "failed", seeds_used=self.seeds_used,
+                          seeds_missing=self.seeds_missing, seeds_excluded=self.seeds_excluded, reason=reason)
 
 
-def _read_parquet(path: Path, columns: list[str], what: str):
-    import pandas as pd
-
-    frame = pd.read_parquet(path)
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise ValueError(f"{what} {path} lacks columns {missing}; found {list(frame.columns)}")
-    return frame
-
-
-def load_gold(root: Path, targets: list[str], partition: str):
-    path = root / "gold.parquet"
-    if not path.exists():
-        raise BenchboxError(f"{path} does not exist; is {root} a benchbox run folder?")
+def load_gold(folder: RunFolder, targets: list[str], partition: str):
+    """Key columns and (F, T) gold values of ``partition``, sorted by session and frame."""
     try:
-        gold = _read_parquet(path, KEY_COLUMNS + targets, "gold standard")
-    except (OSError, ValueError) as exc:
+        gold = folder.read_gold(targets)
+    except RecordFormatError as exc:
         raise BenchboxError(f"Cannot read the gold standard: {exc}") from exc
     part = gold[gold["partition"] == partition]
     if part.empty:
         raise BenchboxError(
-            f"{path} has no frames of partition {partition!r}; it has {sorted(gold['partition'].unique())}. "
-            "Pass partition= one of those."
+            f"{folder.gold_path} has no frames of partition {partition!r}; it has "
+            f"{sorted(gold['partition'].unique())}. Pass partition= one of those."
         )
     part = part.sort_values(["session", "frame"], kind="stable").reset_index(drop=True)
-    part["session"] = part["session"].astype(str)
     values = part[targets].to_numpy(dtype=np.float64)
     if not np.all(np.isfinite(values)):
         raise BenchboxError(
-            f"{path}: the gold standard of partition {partition!r} holds NaN or infinite values."
+            f"{folder.gold_path}: the gold standard of partition {partition!r} holds NaN or infinite values."
         )
-    return part[KEY_COLUMNS], values
+    return part[list(KEY_COLUMNS)], values
 
 
-def _load_seed(path: Path, keys, targets: list[str], partition: str) -> np.ndarray:
+def _load_seed(folder: RunFolder, model: str, seed: int, keys, targets: list[str], partition: str) -> np.ndarray:
     """Predictions of one seed aligned to the gold frames, (F, T); ValueError says why they are unusable."""
-    frame = _read_parquet(path, KEY_COLUMNS + targets, "predictions")
-    frame = frame[frame["partition"] == partition].copy()
-    frame["session"] = frame["session"].astype(str)
-    if frame.duplicated(KEY_COLUMNS).any():
+    path = folder.predictions_path(model, seed)
+    try:
+        frame = folder.read_predictions(model, seed, targets)
+    except RecordFormatError as exc:
+        raise ValueError(str(exc)) from exc
+    frame = frame[frame["partition"] == partition]
+    columns = [*KEY_COLUMNS, *targets]
+    if frame.duplicated(list(KEY_COLUMNS)).any():
         raise ValueError(f"{path} has duplicate (session, frame) rows")
-    merged = keys.merge(frame[KEY_COLUMNS + targets], on=KEY_COLUMNS, how="left", indicator=True)
+    merged = keys.merge(frame[columns], on=list(KEY_COLUMNS), how="left", indicator=True)
     absent = int((merged["_merge"] != "both").sum())
     if absent:
         raise ValueError(f"{path} lacks {absent} of the {len(keys)} gold frames of partition {partition!r}")
@@ -103,40 +86,33 @@ def _load_seed(path: Path, keys, targets: list[str], partition: str) -> np.ndarr
     return values
 
 
-def _model_names(run: dict, root: Path) -> list[str]:
-    names = []
-    for entry in run.get("models", []):
-        name = entry.get("name") if isinstance(entry, dict) else entry
-        if isinstance(name, str) and name not in names:
-            names.append(name)
-    if not names and (root / "predictions").is_dir():
-        names = sorted(p.name for p in (root / "predictions").iterdir() if p.is_dir())
+def _model_names(run: RunRecord, folder: RunFolder) -> list[str]:
+    names = list(dict.fromkeys(run.model_names))
+    if not names and (folder.root / "predictions").is_dir():
+        names = sorted(p.name for p in (folder.root / "predictions").iterdir() if p.is_dir())
     return names
 
 
-def _unit_done(root: Path, name: str, seed: int) -> bool:
+def _unit_done(folder: RunFolder, name: str, seed: int) -> bool:
     """A unit counts when its status says done; folders without status files (hand-made) count too."""
-    folder = RunFolder(root)
     if not folder.unit_dir(name, seed).exists():
         return True
     return folder.is_done(name, seed)
 
 
-def load_models(root: Path, run: dict, keys, targets: list[str], partition: str) -> list[LoadedModel]:
-    seeds = [int(s) for s in run.get("seeds", [])]
+def load_models(folder: RunFolder, run: RunRecord, keys, targets: list[str], partition: str) -> list[LoadedModel]:
     models = []
-    for name in _model_names(run, root):
+    for name in _model_names(run, folder):
         model = LoadedModel(name)
-        model_seeds = seeds or sorted(
-            int(p.stem.removeprefix("seed-")) for p in (root / "predictions" / name).glob("seed-*.parquet")
+        model_seeds = list(run.seeds) or sorted(
+            int(p.stem.removeprefix("seed-")) for p in (folder.root / "predictions" / name).glob("seed-*.parquet")
         )
         for seed in model_seeds:
-            path = RunFolder(root).predictions_path(name, seed)
-            if not path.exists() or not _unit_done(root, name, seed):
+            if not folder.predictions_path(name, seed).exists() or not _unit_done(folder, name, seed):
                 model.seeds_missing.append(seed)
                 continue
             try:
-                model.predictions.append(_load_seed(path, keys, targets, partition))
+                model.predictions.append(_load_seed(folder, name, seed, keys, targets, partition))
             except (OSError, ValueError) as exc:
                 model.seeds_excluded[str(seed)] = str(exc)
                 continue

@@ -1,7 +1,7 @@
 """Statistics of a run folder: scores with intervals, seed spread, paired tests, verdicts -> stats.json.
 
-Reads ``run.json``, ``gold.parquet`` and ``predictions/<model>/seed-<seed>.parquet`` (see
-:mod:`benchbox.results`), averages each model's predictions over its usable seeds, and computes, for
+Reads ``run.json``, ``gold.parquet`` and ``predictions/<model>/seed-<seed>.parquet`` (through
+:class:`benchbox.record.RunFolder`), averages each model's predictions over its usable seeds, and computes, for
 the chosen partition:
 
 - per (model, target): global CCC, mean per-session CCC, RMSE and Pearson r with session bootstrap
@@ -14,31 +14,13 @@ the chosen partition:
   (exploratory);
 - a plain-language verdict per (model, reference, target), naming the test.
 
-Schema of the returned dict / ``stats.json`` (``benchbox_stats_format`` 1; NaN is written as null)::
-
-    benchbox_stats_format, generated_at, run (suite name/version, fingerprint),
-    partition, targets, sessions, num_sessions, alpha, confidence, resamples, rng_seed,
-    references: {requested, used, missing},
-    models:  {model: {status: ok|failed, seeds_used, seeds_missing, seeds_excluded: {seed: reason}, reason}},
-    scores:  [{model, target, metric: ccc|pearson|rmse, scope: global|session_mean, estimate, ci_low,
-               ci_high, interval_method, num_undefined_resamples}],
-    seeds:   [{model, target, metric: ccc, scope: global, per_seed: {seed: value}, num_seeds, mean, sd}],
-    tests:   [{id, test: randomisation_ccc|randomisation_rmse|wilcoxon_session_ccc, method, target,
-               model_a, model_b, statistic_name, statistic, p_value, p_min, num_sessions,
-               num_permutations, exact, p_holm (null outside the Holm family), p_bh, holm_family,
-               effect: {name, estimate, ci_low, ci_high, confidence, interval_method}}],
-    holm_family: {size, test_ids, smallest_attainable_p, rejection_possible},
-    verdicts: [{model, reference, target, outcome: better|worse|not_significant, delta_ccc, ci_low,
-                ci_high, p_value, p_holm, test_id, sentence}],
-    methods: {key: description}, notes: [str]
-
-Effects are always ``model_a - model_b`` (for RMSE a negative effect means model_a is better). In the
-Holm family model_a is the compared model and model_b the reference.
+The result is a :class:`benchbox.record.StatsRecord` (``stats.json``; its fields are documented there).
+In the Holm family model_a is the compared model and model_b the reference.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import dataclasses
 import itertools
 import math
 import warnings
@@ -46,9 +28,21 @@ from pathlib import Path
 
 import numpy as np
 
-from benchbox import atomic
 from benchbox.errors import BenchboxError
 from benchbox.metrics import UndefinedMetricWarning
+from benchbox.record import (
+    STATS_FORMAT,
+    Effect,
+    HolmFamily,
+    PairTest,
+    References,
+    RunFolder,
+    ScoreEstimate,
+    SeedSpread,
+    StatsRecord,
+    Verdict,
+    now_utc,
+)
 from benchbox.stats._run_loading import LoadedModel, load_gold, load_models
 from benchbox.stats._sums import (
     metric_of,
@@ -71,7 +65,6 @@ from benchbox.stats.seeds import seed_summary
 
 __all__ = ["STATS_FORMAT", "compute_run_stats", "write_run_stats"]
 
-STATS_FORMAT = 1
 SCORE_KINDS = (("ccc", "global"), ("ccc", "session_mean"), ("rmse", "global"), ("pearson", "global"))
 HL_METHOD = "Hodges-Lehmann estimate with exact Walsh-average interval"
 
@@ -111,24 +104,6 @@ METHODS = {
 }
 
 
-def _clean(value):
-    """JSON-ready: numpy scalars to Python, NaN/inf to None."""
-    if isinstance(value, dict):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(v) for v in value]
-    if isinstance(value, np.ndarray):
-        return _clean(value.tolist())
-    if isinstance(value, np.bool_):
-        return bool(value)
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, float | np.floating):
-        value = float(value)
-        return value if math.isfinite(value) else None
-    return value
-
-
 def _format_p(p: float) -> str:
     if not math.isfinite(p):
         return "p undefined"
@@ -158,7 +133,7 @@ def compute_run_stats(
     partition: str = "test",
     rng_seed: int = 0,
     confidence: float = 0.95,
-) -> dict:
+) -> StatsRecord:
     """Scores with intervals, seed spread, paired tests and verdicts of a run folder (see module doc).
 
     Args:
@@ -172,13 +147,76 @@ def compute_run_stats(
         confidence: nominal coverage of the intervals.
 
     Returns:
-        A JSON-serialisable dict.
+        The statistics record (write it with :meth:`benchbox.record.RunFolder.write_stats`).
 
     Raises:
         BenchboxError: the folder is not a readable run folder, or has no frames of ``partition``.
     """
-    from benchbox.results import RunFolder
+    _check_arguments(alpha, resamples)
+    folder = RunFolder(run_dir)
+    run = folder.read_run()
+    targets = list(run.targets)
+    if not targets:
+        raise BenchboxError(f"{folder.run_json} lists no 'targets'.")
+    keys, gold = load_gold(folder, targets, partition)
+    sessions, frame_session = np.unique(keys["session"].to_numpy(), return_inverse=True)
+    num_sessions = len(sessions)
+    models = load_models(folder, run, keys, targets, partition)
+    usable = [m for m in models if m.ok]
+    names = [m.name for m in usable]
+    notes = _model_notes(models)
+    refs_used = [r for r in dict.fromkeys(references) if r in names]
+    refs_missing = [r for r in dict.fromkeys(references) if r not in names]
+    notes += [f"Reference {ref!r} is not in this run or has no usable predictions; comparisons against it "
+              "are skipped." for ref in refs_missing]
 
+    rng = np.random.default_rng(rng_seed)
+    weights = session_bootstrap_weights(num_sessions, resamples=resamples, rng=rng)
+    scores, seeds_out, tests = [], [], []
+    pairs = _oriented_pairs(names, refs_used)
+    if usable:
+        averaged = np.stack([np.mean(np.stack(m.predictions), axis=0) for m in usable], axis=-1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UndefinedMetricWarning)
+            for t, target in enumerate(targets):
+                _, stats = session_sufficient_stats(gold[:, t], averaged[:, t, :], frame_session)
+                target_scores, resampled = _score_rows(stats, weights, names, target, confidence)
+                scores += target_scores
+                seeds_out += _seed_rows(usable, gold[:, t], t, target, frame_session, confidence)
+                if pairs:
+                    tests += _pair_tests(stats, resampled, pairs, names, target, rng, confidence)
+
+    tests, holm_ids = _adjust(tests, refs_used)
+    p_min = smallest_attainable_p(num_sessions)
+    possible = holm_rejection_possible(p_min, len(holm_ids), alpha=alpha)
+    notes += _power_notes(num_sessions, p_min, len(holm_ids), possible, alpha, len(names), bool(refs_used))
+    return StatsRecord(
+        benchbox_stats_format=STATS_FORMAT,
+        generated_at=now_utc(),
+        run={"suite": run.suite.name, "suite_version": run.suite.version,
+             "suite_fingerprint": run.suite_fingerprint},
+        partition=partition,
+        targets=targets,
+        sessions=[str(s) for s in sessions],
+        num_sessions=num_sessions,
+        alpha=alpha,
+        confidence=confidence,
+        resamples=resamples,
+        rng_seed=rng_seed,
+        references=References(requested=list(references), used=refs_used, missing=refs_missing),
+        models={m.name: m.usage() for m in models},
+        scores=scores,
+        seeds=seeds_out,
+        tests=tests,
+        holm_family=HolmFamily(size=len(holm_ids), test_ids=holm_ids, smallest_attainable_p=p_min,
+                               rejection_possible=possible),
+        verdicts=_verdicts(tests, num_sessions, alpha, possible, confidence),
+        methods=dict(METHODS),
+        notes=notes,
+    )
+
+
+def _check_arguments(alpha: float, resamples: int) -> None:
     if not 0.0 < alpha < 1.0:
         raise BenchboxError(
             f"The 'alpha' parameter of compute_run_stats must lie in (0, 1). Got {alpha} instead."
@@ -187,83 +225,33 @@ def compute_run_stats(
         raise BenchboxError(
             f"The 'resamples' parameter of compute_run_stats must be >= 1. Got {resamples} instead."
         )
-    folder = RunFolder(run_dir)
-    run = folder.read_run()
-    targets = [str(t) for t in run.get("targets", [])]
-    if not targets:
-        raise BenchboxError(f"{folder.run_json} lists no 'targets'.")
-    keys, gold = load_gold(folder.root, targets, partition)
-    sessions, frame_session = np.unique(keys["session"].to_numpy(), return_inverse=True)
-    num_sessions = len(sessions)
-    models = load_models(folder.root, run, keys, targets, partition)
-    usable = [m for m in models if m.ok]
-    names = [m.name for m in usable]
-    notes: list[str] = []
+
+
+def _model_notes(models: list[LoadedModel]) -> list[str]:
+    """Which models or seeds the statistics leave out, and unequal seed counts."""
+    notes = []
     for model in models:
         if not model.ok:
-            notes.append(f"Model {model.name!r} is left out of the statistics: {model.summary()['reason']}.")
+            notes.append(f"Model {model.name!r} is left out of the statistics: {model.usage().reason}.")
         elif model.seeds_excluded:
             notes.append(
                 f"Model {model.name!r}: seeds {sorted(model.seeds_excluded)} excluded "
                 f"({'; '.join(model.seeds_excluded.values())}); averaged over seeds {model.seeds_used}."
             )
+    usable = [m for m in models if m.ok]
     if len({len(m.seeds_used) for m in usable}) > 1:
         notes.append(
             "Models are averaged over different numbers of seeds: "
             + ", ".join(f"{m.name} {len(m.seeds_used)}" for m in usable)
             + "."
         )
+    return notes
 
-    refs_used = [r for r in dict.fromkeys(references) if r in names]
-    refs_missing = [r for r in dict.fromkeys(references) if r not in names]
-    for ref in refs_missing:
-        notes.append(
-            f"Reference {ref!r} is not in this run or has no usable predictions; comparisons against it "
-            "are skipped."
-        )
 
-    rng = np.random.default_rng(rng_seed)
-    weights = session_bootstrap_weights(num_sessions, resamples=resamples, rng=rng)
-    averaged = (
-        np.stack([np.mean(np.stack(m.predictions), axis=0) for m in usable], axis=-1) if usable else None
-    )
-
-    scores, seeds_out, tests = [], [], []
-    pairs = _oriented_pairs(names, refs_used)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UndefinedMetricWarning)
-        for t, target in enumerate(targets):
-            if averaged is None:
-                break
-            _, stats = session_sufficient_stats(gold[:, t], averaged[:, t, :], frame_session)
-            resampled = {}
-            for metric, scope in SCORE_KINDS:
-                estimate = scoped_metric(stats, metric, scope)
-                boot = scoped_metric(stats, metric, scope, weights)
-                resampled[metric, scope] = boot
-                low, high, undefined = percentile_interval(boot, confidence=confidence)
-                for k, name in enumerate(names):
-                    scores.append(
-                        {
-                            "model": name,
-                            "target": target,
-                            "metric": metric,
-                            "scope": scope,
-                            "estimate": estimate[k],
-                            "ci_low": low[k],
-                            "ci_high": high[k],
-                            "interval_method": "session_bootstrap",
-                            "num_undefined_resamples": undefined[k],
-                        }
-                    )
-            _seed_rows(seeds_out, usable, gold[:, t], t, target, frame_session, confidence)
-            if pairs:
-                tests.extend(_pair_tests(stats, resampled, pairs, names, target, rng, confidence))
-
-    holm_ids = _adjust(tests, refs_used, names)
-    holm_size = len(holm_ids)
-    p_min = smallest_attainable_p(num_sessions)
-    possible = holm_rejection_possible(p_min, holm_size, alpha=alpha)
+def _power_notes(num_sessions: int, p_min: float, holm_size: int, possible: bool, alpha: float,
+                 num_models: int, have_references: bool) -> list[str]:
+    """What the number of sessions and models lets the tests say at all."""
+    notes = []
     if num_sessions and p_min > alpha:
         notes.append(
             f"With {num_sessions} sessions the smallest attainable p-value is {p_min:.3g} > alpha = {alpha}: "
@@ -276,52 +264,33 @@ def compute_run_stats(
             "a first rejection, so no comparison against the references can be declared significant at "
             f"alpha = {alpha}. Use more test sessions or fewer pre-declared comparisons."
         )
-    if len(names) < 2:
+    if num_models < 2:
         notes.append("Fewer than two models have usable predictions: no paired tests.")
-    elif not refs_used:
+    elif not have_references:
         notes.append(
             "No reference model is available: no Holm family and no verdicts; all tests are exploratory."
         )
-
-    verdicts = _verdicts(tests, num_sessions, alpha, possible, confidence)
-    suite = run.get("suite", {}) if isinstance(run.get("suite"), dict) else {}
-    result = {
-        "benchbox_stats_format": STATS_FORMAT,
-        "generated_at": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
-        "run": {
-            "suite": suite.get("name"),
-            "suite_version": suite.get("version"),
-            "suite_fingerprint": run.get("suite_fingerprint"),
-        },
-        "partition": partition,
-        "targets": targets,
-        "sessions": [str(s) for s in sessions],
-        "num_sessions": num_sessions,
-        "alpha": alpha,
-        "confidence": confidence,
-        "resamples": resamples,
-        "rng_seed": rng_seed,
-        "references": {"requested": list(references), "used": refs_used, "missing": refs_missing},
-        "models": {m.name: m.summary() for m in models},
-        "scores": scores,
-        "seeds": seeds_out,
-        "tests": tests,
-        "holm_family": {
-            "size": holm_size,
-            "test_ids": holm_ids,
-            "smallest_attainable_p": p_min,
-            "rejection_possible": possible,
-        },
-        "verdicts": verdicts,
-        "methods": METHODS,
-        "notes": notes,
-    }
-    return _clean(result)
+    return notes
 
 
-def _seed_rows(
-    out: list, usable: list[LoadedModel], gold_t, t: int, target: str, frame_session, confidence
-) -> None:
+def _score_rows(stats, weights, names: list[str], target: str, confidence: float):
+    """Every (metric, scope) of :data:`SCORE_KINDS` per model with its bootstrap interval, and the
+    bootstrap replicates (for the intervals of differences)."""
+    rows, resampled = [], {}
+    for metric, scope in SCORE_KINDS:
+        estimate = scoped_metric(stats, metric, scope)
+        boot = scoped_metric(stats, metric, scope, weights)
+        resampled[metric, scope] = boot
+        low, high, undefined = percentile_interval(boot, confidence=confidence)
+        rows += [ScoreEstimate(model=name, target=target, metric=metric, scope=scope, estimate=estimate[k],
+                               ci_low=low[k], ci_high=high[k], interval_method="session_bootstrap",
+                               num_undefined_resamples=int(undefined[k]))
+                 for k, name in enumerate(names)]
+    return rows, resampled
+
+
+def _seed_rows(usable: list[LoadedModel], gold_t, t: int, target: str, frame_session,
+               confidence: float) -> list[SeedSpread]:
     columns = [
         (m.name, seed, pred[:, t])
         for m in usable
@@ -329,6 +298,7 @@ def _seed_rows(
     ]
     _, stats = session_sufficient_stats(gold_t, np.stack([c[2] for c in columns], axis=-1), frame_session)
     values = metric_of(pooled(stats), "ccc")
+    rows = []
     for model in usable:
         per_seed = {
             str(seed): float(v)
@@ -336,21 +306,12 @@ def _seed_rows(
             if name == model.name
         }
         summary = seed_summary(list(per_seed.values()), confidence=confidence)
-        out.append(
-            {
-                "model": model.name,
-                "target": target,
-                "metric": "ccc",
-                "scope": "global",
-                "per_seed": per_seed,
-                "num_seeds": summary.num_seeds,
-                "mean": summary.mean,
-                "sd": summary.sd,
-            }
-        )
+        rows.append(SeedSpread(model=model.name, target=target, metric="ccc", scope="global", per_seed=per_seed,
+                               num_seeds=summary.num_seeds, mean=summary.mean, sd=summary.sd))
+    return rows
 
 
-def _pair_tests(stats, resampled, pairs, names, target, rng, confidence) -> list[dict]:
+def _pair_tests(stats, resampled, pairs, names, target, rng, confidence) -> list[PairTest]:
     first = np.array([i for i, _ in pairs])
     second = np.array([j for _, j in pairs])
 
@@ -363,79 +324,54 @@ def _pair_tests(stats, resampled, pairs, names, target, rng, confidence) -> list
         low, high, _ = percentile_interval(boot[:, first] - boot[:, second], confidence=confidence)
         label = "CCC" if metric == "ccc" else "RMSE"
         for k, (i, j) in enumerate(pairs):
-            rows.append(
-                {
-                    "id": f"randomisation_{metric}:{target}:{names[i]}:{names[j]}",
-                    "test": f"randomisation_{metric}",
-                    "method": RANDOMISATION_METHOD,
-                    "target": target,
-                    "model_a": names[i],
-                    "model_b": names[j],
-                    "statistic_name": f"{label}(model_a) - {label}(model_b), sessions pooled",
-                    "statistic": result.statistic[k],
-                    "p_value": result.p_value[k],
-                    "p_min": result.p_min,
-                    "num_sessions": result.num_sessions,
-                    "num_permutations": result.num_permutations,
-                    "exact": result.exact,
-                    "p_holm": None,
-                    "p_bh": None,
-                    "holm_family": False,
-                    "effect": {
-                        "name": f"delta_{metric}",
-                        "estimate": result.statistic[k],
-                        "ci_low": low[k],
-                        "ci_high": high[k],
-                        "confidence": confidence,
-                        "interval_method": "session_bootstrap",
-                    },
-                }
-            )
+            rows.append(PairTest(
+                id=f"randomisation_{metric}:{target}:{names[i]}:{names[j]}",
+                test=f"randomisation_{metric}",
+                method=RANDOMISATION_METHOD,
+                target=target,
+                model_a=names[i],
+                model_b=names[j],
+                statistic_name=f"{label}(model_a) - {label}(model_b), sessions pooled",
+                statistic=result.statistic[k],
+                p_value=result.p_value[k],
+                p_min=result.p_min,
+                num_sessions=result.num_sessions,
+                num_permutations=result.num_permutations,
+                exact=result.exact,
+                effect=Effect(name=f"delta_{metric}", estimate=result.statistic[k], ci_low=low[k], ci_high=high[k],
+                              confidence=confidence, interval_method="session_bootstrap"),
+            ))
     for i, j in pairs:
         w = wilcoxon_session_test(per_session_ccc[:, i], per_session_ccc[:, j], confidence=confidence)
-        rows.append(
-            {
-                "id": f"wilcoxon_session_ccc:{target}:{names[i]}:{names[j]}",
-                "test": "wilcoxon_session_ccc",
-                "method": WILCOXON_METHOD,
-                "target": target,
-                "model_a": names[i],
-                "model_b": names[j],
-                "statistic_name": "signed-rank statistic (smaller rank sum) of per-session CCC differences",
-                "statistic": w.statistic,
-                "p_value": w.p_value,
-                "p_min": smallest_attainable_p(max(w.num_sessions, 1)),
-                "num_sessions": w.num_sessions,
-                "num_permutations": None,
-                "exact": None,
-                "p_holm": None,
-                "p_bh": None,
-                "holm_family": False,
-                "effect": {
-                    "name": "hodges_lehmann_delta_session_ccc",
-                    "estimate": w.estimate,
-                    "ci_low": w.ci_low,
-                    "ci_high": w.ci_high,
-                    "confidence": w.ci_level,
-                    "interval_method": "hodges_lehmann_walsh",
-                },
-            }
-        )
+        rows.append(PairTest(
+            id=f"wilcoxon_session_ccc:{target}:{names[i]}:{names[j]}",
+            test="wilcoxon_session_ccc",
+            method=WILCOXON_METHOD,
+            target=target,
+            model_a=names[i],
+            model_b=names[j],
+            statistic_name="signed-rank statistic (smaller rank sum) of per-session CCC differences",
+            statistic=w.statistic,
+            p_value=w.p_value,
+            p_min=smallest_attainable_p(max(w.num_sessions, 1)),
+            num_sessions=w.num_sessions,
+            effect=Effect(name="hodges_lehmann_delta_session_ccc", estimate=w.estimate, ci_low=w.ci_low,
+                          ci_high=w.ci_high, confidence=w.ci_level, interval_method="hodges_lehmann_walsh"),
+        ))
     return rows
 
 
-def _adjust(tests: list[dict], refs_used: list[str], names: list[str]) -> list[str]:
-    """Fill p_bh (per test kind) and p_holm (reference family); returns the Holm family's test ids."""
+def _adjust(tests: list[PairTest], refs_used: list[str]) -> tuple[list[PairTest], list[str]]:
+    """Tests with p_bh (per test kind) and p_holm (reference family) filled; the Holm family's test ids."""
+    adjusted: dict[str, dict] = {t.id: {} for t in tests}
     for kind in ("randomisation_ccc", "randomisation_rmse", "wilcoxon_session_ccc"):
-        rows = [r for r in tests if r["test"] == kind]
-        adjusted = benjamini_hochberg_adjust([_nan(r["p_value"]) for r in rows])
-        for row, q in zip(rows, adjusted, strict=True):
-            row["p_bh"] = q
-    family = [r for r in tests if r["test"] == "randomisation_ccc" and r["model_b"] in refs_used]
-    adjusted = holm_adjust([_nan(r["p_value"]) for r in family])
-    for row, p in zip(family, adjusted, strict=True):
-        row["p_holm"], row["holm_family"] = p, True
-    return [r["id"] for r in family]
+        rows = [t for t in tests if t.test == kind]
+        for row, q in zip(rows, benjamini_hochberg_adjust([_nan(r.p_value) for r in rows]), strict=True):
+            adjusted[row.id]["p_bh"] = q
+    family = [t for t in tests if t.test == "randomisation_ccc" and t.model_b in refs_used]
+    for row, p in zip(family, holm_adjust([_nan(r.p_value) for r in family]), strict=True):
+        adjusted[row.id].update(p_holm=p, holm_family=True)
+    return [dataclasses.replace(t, **adjusted[t.id]) for t in tests], [t.id for t in family]
 
 
 def _nan(value) -> float:
@@ -443,20 +379,15 @@ def _nan(value) -> float:
 
 
 def _verdicts(
-    tests: list[dict], num_sessions: int, alpha: float, possible: bool, confidence: float
-) -> list[dict]:
+    tests: list[PairTest], num_sessions: int, alpha: float, possible: bool, confidence: float
+) -> list[Verdict]:
     verdicts = []
     for row in tests:
-        if not row["holm_family"]:
+        if not row.holm_family:
             continue
-        a, b, target = row["model_a"], row["model_b"], row["target"]
-        effect = row["effect"]
-        delta, low, high, p_holm = (
-            _nan(effect["estimate"]),
-            _nan(effect["ci_low"]),
-            _nan(effect["ci_high"]),
-            _nan(row["p_holm"]),
-        )
+        a, b, target = row.model_a, row.model_b, row.target
+        delta, low, high = _nan(row.effect.estimate), _nan(row.effect.ci_low), _nan(row.effect.ci_high)
+        p_holm = _nan(row.p_holm)
         significant = math.isfinite(p_holm) and p_holm <= alpha
         if significant and delta > 0:
             outcome, phrase = "better", f"{a} beats {b}"
@@ -473,25 +404,10 @@ def _verdicts(
             f"with {num_sessions} sessions no comparison in this family can reach alpha = {alpha}"
             if not possible else None
         )
-        verdicts.append(
-            {
-                "model": a,
-                "reference": b,
-                "target": target,
-                "outcome": outcome,
-                "delta_ccc": delta,
-                "ci_low": low,
-                "ci_high": high,
-                "p_value": row["p_value"],
-                "p_holm": p_holm,
-                "test_id": row["id"],
-                # ``sentence`` stands alone (quote it anywhere); ``statement`` + ``caveat`` let a report
-                # say a caveat common to the whole family once
-                "sentence": statement + (f"; {caveat}" if caveat else "") + ".",
-                "statement": statement + ".",
-                "caveat": caveat,
-            }
-        )
+        verdicts.append(Verdict(model=a, reference=b, target=target, outcome=outcome, delta_ccc=delta, ci_low=low,
+                                ci_high=high, p_value=row.p_value, p_holm=p_holm, test_id=row.id,
+                                sentence=statement + (f"; {caveat}" if caveat else "") + ".",
+                                statement=statement + ".", caveat=caveat))
     return verdicts
 
 
@@ -506,8 +422,6 @@ def write_run_stats(
     confidence: float = 0.95,
 ) -> Path:
     """Compute :func:`compute_run_stats`, write it atomically to ``<run_dir>/stats.json``, return the path."""
-    from benchbox.results import RunFolder
-
     stats = compute_run_stats(
         run_dir,
         references=references,
@@ -517,6 +431,6 @@ def write_run_stats(
         rng_seed=rng_seed,
         confidence=confidence,
     )
-    path = RunFolder(run_dir).stats_path
-    atomic.write_json(path, stats)
-    return path
+    folder = RunFolder(run_dir)
+    folder.write_stats(stats)
+    return folder.stats_path

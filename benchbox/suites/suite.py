@@ -68,6 +68,14 @@ class Suite:
     description: str
     source: str
     definition: dict[str, Any]
+    #: Where each model option came from (``{model: {option: source}}``): the suite file, ``--option``,
+    #: an environment variable. Provenance only: not part of the definition or its hash.
+    option_sources: dict[str, dict[str, str]] = dataclasses.field(default_factory=dict, compare=False)
+
+    @property
+    def frame_step_s(self) -> float:
+        """Spacing of the label grid of the suite's corpus layout (AVEC 2016: 40 ms)."""
+        return FRAME_STEP_S
 
     @property
     def targets(self) -> tuple[str, ...]:
@@ -118,10 +126,12 @@ class Suite:
         """
         definition = copy.deepcopy(self.definition)
         merged = definition["models"].setdefault("options", {})
+        sources = copy.deepcopy(self.option_sources)
         for model, table in options.items():
             merged.setdefault(model, {}).update(table)
+            sources.setdefault(model, {}).update(dict.fromkeys(table, source))
         _validate_options(merged, f"{self.source} with {source}")
-        return dataclasses.replace(self, definition=definition)
+        return dataclasses.replace(self, definition=definition, option_sources=sources)
 
     def protocol(self, model: str, *, combines_predictions: bool = False) -> ProtocolSettings:
         """Annotation delay candidates and post-processing policy for ``model`` (suite-wide + override).
@@ -294,10 +304,12 @@ def load_suite(name_or_path: str | os.PathLike) -> Suite:
     except tomllib.TOMLDecodeError as exc:
         raise SuiteError(f"{source}: not valid TOML ({exc}).") from exc
     _validate(definition, source)
+    options = definition["models"].get("options", {})
     return Suite(
         name=definition["name"],
         version=str(definition["version"]),
         description=definition.get("description", ""),
         source=source,
         definition=definition,
+        option_sources={model: dict.fromkeys(table, source) for model, table in options.items()},
     )
