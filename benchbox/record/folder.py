@@ -214,7 +214,9 @@ class RunFolder:
 
         if not self.scores_path.exists():
             return pd.DataFrame(columns=SCORE_COLUMNS)
-        scores = pd.read_csv(self.scores_path, keep_default_na=False, na_values=[""], dtype={"session": str})
+        # an undefined score is written as an empty cell; a pooled row's session is the empty string
+        scores = pd.read_csv(self.scores_path, keep_default_na=False, na_values={"value": [""]},
+                             dtype={"session": str})
         missing = [c for c in SCORE_COLUMNS if c not in scores.columns]
         if missing:
             raise RecordFormatError(f"{self.scores_path} lacks columns {missing}; found {list(scores.columns)}.")
