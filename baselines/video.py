@@ -57,11 +57,14 @@ class AppearanceRegressorModel(WindowedRegressorModel):
         super().__init__(windows_s=windows_s, grid=grid, frame_subsample=frame_subsample, n_jobs=n_jobs,
                          clip_sd=clip_sd, session_normalisation=session_normalisation)
         self.n_components = n_components
-        unknown = [d for d in descriptors if d not in VIDEO_DESCRIPTORS]
-        if unknown or not descriptors:
-            raise ValueError(f"The 'descriptors' parameter of {type(self).__name__} must be a non-empty subset of "
-                             f"{list(VIDEO_DESCRIPTORS)}. Got {list(descriptors)!r} instead.")
         self.descriptors = tuple(descriptors)
+
+    def validate_options(self) -> None:
+        """Check the options (the harness calls this when it creates the model, before a run starts)."""
+        unknown = [d for d in self.descriptors if d not in VIDEO_DESCRIPTORS]
+        if unknown or not self.descriptors:
+            raise ValueError(f"The 'descriptors' parameter of {type(self).__name__} must be a non-empty subset of "
+                             f"{list(VIDEO_DESCRIPTORS)}. Got {list(self.descriptors)!r} instead.")
 
     @property
     def num_features(self) -> int:  # type: ignore[override]

@@ -19,6 +19,9 @@ instances have:
   no annotation-delay search and no post-processing unless the suite sets them for it explicitly. A
   model that only needs its ``requires`` to run first (``e2e-av`` starts from their stored weights) sets
   it to ``False`` and goes through the protocol like any other model;
+- optionally ``validate_options()``: checks the options the constructor stored (the constructor itself
+  only stores them) and raises :class:`benchbox.errors.BenchboxError` with a message naming the option; the
+  harness calls it whenever it creates the model, so a bad option stops a run before it starts;
 - optionally ``environment_options``: ``{option: environment variable}``. Where the suite gives the model
   no such option, the harness takes it from the variable (if set) and adds it to the run's model options,
   so that a setting made in the environment is part of the run's identity (its folder, ``run.json``) like
@@ -39,7 +42,7 @@ from typing import Any, Protocol, runtime_checkable
 import numpy as np
 
 from benchbox.cache import Cache
-from benchbox.corpus.session import LabelledSession, Session
+from benchbox.corpus.session import FRAME_STEP_S, LabelledSession, Session
 
 __all__ = ["MODALITIES", "Model", "ModelContext"]
 
@@ -73,7 +76,7 @@ class ModelContext:
     cache: Cache
     scratch_dir: Path
     logger: logging.Logger
-    frame_step_s: float = 0.04
+    frame_step_s: float = FRAME_STEP_S
     upstream: Mapping[str, Mapping[str, np.ndarray]] = dataclasses.field(default_factory=dict)
     model_options: Mapping[str, Mapping[str, Any]] = dataclasses.field(default_factory=dict)
 

@@ -367,3 +367,12 @@ def test_session_normalised_appearance_pca_is_fitted_on_standardised_descriptors
                 grid={"max_depth": [2], "learning_rate": [0.3]})
     raw.fit(train, select, ctx)
     assert abs(raw.pca_[1.0].pca_.components_[0] @ identity_axis) > 0.95
+
+
+def test_unknown_descriptors_are_refused_when_the_model_is_created():
+    from benchbox.errors import RegistryError
+    from benchbox.registry import create_model
+
+    with pytest.raises(RegistryError, match=r"Model 'appearance-svr': The 'descriptors' parameter of AppearanceSVR "
+                                            r"must be a non-empty subset of \['lbp-top', 'hog'\]. Got \['sift'\]"):
+        create_model("appearance-svr", {"descriptors": ["sift"]})

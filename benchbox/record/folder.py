@@ -26,7 +26,7 @@ import pandas as pd
 
 from benchbox import atomic
 from benchbox.errors import BenchboxError
-from benchbox.record._codec import RecordFormatError, dumps
+from benchbox.record._codec import RecordFormatError
 from benchbox.record.run import RunRecord
 from benchbox.record.stats import StatsRecord
 from benchbox.record.unit import CandidateRecord, UnitStatus
@@ -106,7 +106,7 @@ class RunFolder:
         return RunRecord.from_json(self._load_json(self.run_json), source=str(self.run_json))
 
     def write_run(self, record: RunRecord) -> None:
-        atomic.write_text(self.run_json, dumps(record.to_json()))
+        atomic.write_json(self.run_json, record.to_json())
 
     def unit_status(self, model: str, seed: int) -> UnitStatus | None:
         """The unit's status, or None if it has none yet."""
@@ -116,7 +116,7 @@ class RunFolder:
         return UnitStatus.from_json(self._load_json(path), source=str(path), model=model, seed=seed)
 
     def write_unit_status(self, status: UnitStatus) -> None:
-        atomic.write_text(self.status_path(status.model, status.seed), dumps(status.to_json()))
+        atomic.write_json(self.status_path(status.model, status.seed), status.to_json())
 
     def write_traceback(self, model: str, seed: int, text: str) -> None:
         atomic.write_text(self.traceback_path(model, seed), text)
@@ -141,7 +141,7 @@ class RunFolder:
         return StatsRecord.from_json(self._load_json(self.stats_path), source=str(self.stats_path))
 
     def write_stats(self, record: StatsRecord) -> None:
-        atomic.write_text(self.stats_path, dumps(record.to_json()))
+        atomic.write_json(self.stats_path, record.to_json())
 
     # -- one annotation-delay candidate of a unit (resumable) ----------------------------------------
     def read_candidate(self, model: str, seed: int, delay_frames: int,
@@ -165,7 +165,7 @@ class RunFolder:
         arrays, path = self._candidate_paths(model, seed, delay_frames)
         with atomic.atomic_path(arrays, suffix=".npz") as tmp:
             np.savez(tmp, **predictions)
-        atomic.write_text(path, dumps(record.to_json()))
+        atomic.write_json(path, record.to_json())
 
     # -- tables ------------------------------------------------------------------------------------
     def write_frame(self, path: Path, frame: pd.DataFrame) -> None:
