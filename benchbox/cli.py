@@ -85,8 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
                                               "without re-running models")
     stats.add_argument("run_dir")
     stats.add_argument("--alpha", type=_probability, default=0.05, help="significance level (default 0.05)")
-    stats.add_argument("--resamples", type=_positive_int, default=10_000,
-                       help="session bootstrap resamples (default 10000)")
+    stats.add_argument("--resamples", type=_positive_int, default=9_999,
+                       help="random swaps of a randomisation test with more than 20 units (default 9999)")
     return parser
 
 
@@ -229,8 +229,10 @@ def _cmd_stats(args) -> int:
     folder = RunFolder(args.run_dir)
     path = finish_run(folder.root, alpha=args.alpha, resamples=args.resamples)
     stats = folder.read_stats()
-    for verdict in stats.verdicts:
-        print(verdict.sentence)
+    for family in stats.families:
+        print(f"{family.name} ({family.test}, {family.alternative}, Holm over {family.size}):")
+        for comparison in family.comparisons:
+            print(f"  {comparison.sentence}")
     for note in stats.notes:
         print(f"note: {note}")
     print(f"stats: {folder.stats_path}")

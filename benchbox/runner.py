@@ -40,7 +40,7 @@ from benchbox.specs import ModelSpec, resolve_run_models
 from benchbox.suites import Suite
 from benchbox.units import UnitFailure, UnitInputs, run_unit
 
-__all__ = ["RunConfig", "RunSummary", "run_suite", "default_run_dir", "finish_run", "resolve_references"]
+__all__ = ["RunConfig", "RunSummary", "run_suite", "default_run_dir", "finish_run"]
 
 log = logging.getLogger("benchbox")
 
@@ -261,33 +261,11 @@ def run_suite(config: RunConfig) -> RunSummary:
     return RunSummary(folder.root, done, skipped, failed, report)
 
 
-def finish_run(run_dir: Path, *, alpha: float = 0.05, resamples: int = 10_000) -> Path | None:
-    """Write the statistics (``stats.json``) and the reports of a run folder from what it holds."""
+def finish_run(run_dir: Path, *, alpha: float = 0.05, resamples: int = 9_999) -> Path | None:
+    """Write the statistics (``stats.json``, with the families the run's suite declares) and the reports of a
+    run folder from what it holds."""
     from benchbox.report_hooks import write_reports
     from benchbox.stats import write_run_stats
 
-    folder = RunFolder(run_dir)
-    references = resolve_references(folder.read_run().references, folder)
-    write_run_stats(folder.root, references=references, alpha=alpha, resamples=resamples)
-    return write_reports(folder.root)
-
-
-def resolve_references(references: Sequence[str], folder: RunFolder) -> list[str]:
-    """Concrete reference models: names as given; ``best:<family>`` becomes the model of that family
-    with the best mean global CCC on the *select* partition (never chosen on the test partition)."""
-    run = folder.read_run()
-    select = folder.scores(partition="select", scope="global", metric="ccc")
-    resolved = []
-    for reference in references:
-        if not reference.startswith("best:"):
-            resolved.append(reference)
-            continue
-        family = reference.removeprefix("best:")
-        candidates = [m.name for m in run.models if m.family == family]
-        rows = select[select["model"].isin(candidates)]
-        if rows.empty:
-            continue
-        best = rows.groupby("model")["value"].mean().idxmax()
-        if best not in resolved:
-            resolved.append(best)
-    return resolved
+    write_run_stats(run_dir, alpha=alpha, resamples=resamples)
+    return write_reports(Path(run_dir))

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from benchbox import atomic
-from benchbox.record import HEADLINE_COLUMN, RunFolder, RunRecord, StatsRecord, Verdict, now_utc
+from benchbox.record import HEADLINE_COLUMN, RunFolder, RunRecord, StatsRecord, now_utc
 from reports.figures import significance_matrix_png
 
 __all__ = ["write_report", "render_report"]
@@ -50,17 +50,56 @@ def _profile_costs(profile: dict) -> dict[str, str]:
             "peak_mb": _fmt(peak_mb, 0)}
 
 
-def _verdict_lines(verdicts: list[Verdict]) -> tuple[list[dict], str | None]:
-    """The verdicts as report lines, and the caveat they all share (said once above them), if any.
+_MARKS = {"better": "▲ better", "worse": "▼ worse", "not_significant": "– n.s."}
 
-    Each verdict's ``sentence`` stands alone, caveat included; when every verdict carries the same caveat
-    (too few sessions for the family to reject anything), the report shows it once and the verdicts
-    without it.
-    """
-    caveats = {v.caveat for v in verdicts}
-    shared = next(iter(caveats)) if len(caveats) == 1 else None
-    lines = [{"outcome": v.outcome, "text": v.statement if shared else v.sentence} for v in verdicts]
-    return lines, (shared[0].upper() + shared[1:]) if shared else None
+
+def _p_text(p: float) -> str:
+    if p is None or not np.isfinite(p):
+        return "–"
+    return "< 0.0001" if p < 1e-4 else f"{p:.2g}"
+
+
+def _family_tables(stats: StatsRecord | None) -> list[dict]:
+    """Each declared family as a compact table (primary family first), with its test and power limit."""
+    if stats is None:
+        return []
+    tables = []
+    for family in stats.families:
+        sided = "one-sided (model better)" if family.alternative == "greater" else "two-sided"
+        limit = None
+        if family.size and not family.rejection_possible:
+            limit = (f"With {family.num_units} {family.unit}s the smallest attainable p-value is "
+                     f"{family.smallest_attainable_p:.3g}; Holm over {family.size} comparisons makes it "
+                     f"{family.smallest_attainable_adjusted_p:.3g} > alpha = {stats.alpha}, so no comparison of this "
+                     "family can be significant, whatever the data.")
+        rows = [{"model": c.model, "reference": c.reference, "target": c.target, "outcome": c.outcome,
+                 "mark": _MARKS[c.outcome], "delta": f"{c.delta_ccc:+.3f} [{_fmt(c.ci_low)}, {_fmt(c.ci_high)}]",
+                 "p": _p_text(c.p_value), "p_adjusted": _p_text(c.p_adjusted), "sentence": c.sentence}
+                for c in family.comparisons]
+        tables.append({"name": family.name, "description": family.description, "rows": rows, "limit": limit,
+                       "method": f"{family.test}, {sided}, {family.num_units} {family.unit}s; Holm over "
+                                 f"{family.size} comparisons (smallest attainable adjusted p "
+                                 f"{_p_text(family.smallest_attainable_adjusted_p)})"})
+    return tables
+
+
+def _interval_note(stats: StatsRecord | None) -> str:
+    """How the intervals were made, with the coverage the calibration study measured for that method."""
+    if stats is None:
+        return ""
+    if stats.interval_method != "jackknife_t":
+        return (f"Intervals: {stats.interval_method}, on the seed-averaged predictions; approximate (with "
+                f"{stats.num_sessions} sessions they tend to be too narrow). Recompute with benchbox stats.")
+    note = ("Intervals: session jackknife-t (each session left out once; Student t on S-1 degrees of freedom; a "
+            "CCC on Fisher's z scale), on the seed-averaged predictions.")
+    measured = (stats.calibration.get("interval") or {}).get("recola", {}).get("9")
+    if measured:
+        single, diff = measured["global_ccc"], measured["ccc_difference"]
+        note += (f" Calibration study (simulated RECOLA-like data, 9 sessions): {single['coverage']:.1%} coverage "
+                 f"for a global CCC and {diff['coverage']:.1%} for a CCC difference at nominal 95% (percentile "
+                 f"session bootstrap: {single['percentile_coverage']:.1%} and {diff['percentile_coverage']:.1%}), "
+                 f"{single['mean_width'] / single['percentile_mean_width']:.2f}x as wide.")
+    return note
 
 
 _SCORE_COLUMNS = (("ccc", "global", "CCC (global)"), ("ccc", "session_mean", "CCC (session mean)"),
@@ -157,7 +196,6 @@ def render_report(run_dir: Path) -> str:
     targets = list(run.targets)
     rows = _leaderboard_rows(folder.leaderboard(), targets, stats)
     per_session, per_session_columns = _per_session_table(folder)
-    verdicts, verdict_caveat = _verdict_lines(stats.verdicts if stats else [])
     template = _environment().get_template("report.html")
     return template.render(
         run=run,
@@ -170,8 +208,8 @@ def render_report(run_dir: Path) -> str:
         per_session_columns=per_session_columns,
         headline=run.suite.definition["scoring"],
         stats=stats,
-        verdicts=verdicts,
-        verdict_caveat=verdict_caveat,
+        families=_family_tables(stats),
+        interval_note=_interval_note(stats),
         matrices=_significance_figures(stats, [r["model"] for r in rows], targets),
         generated_at=now_utc(),
     )

@@ -10,7 +10,12 @@ def test_avec2016_is_shipped_and_valid():
     suite = load_suite("avec2016")
     assert suite.targets == ("arousal", "valence")
     assert suite.headline == ("ccc", "global")
-    assert suite.references == ["mean", "best:handcrafted"]
+    from benchbox.stats.families import parse_families
+
+    families = parse_families(suite.definition, suite.source)
+    assert [f.name for f in families] == ["end-to-end vs best handcrafted", "learns something (vs chance)"]
+    assert families[0].models == ("family:end-to-end",) and families[0].references == ("best:handcrafted",)
+    assert families[1].alternative == "greater" and families[1].references == ("mean",)
 
 
 def test_unknown_suite_suggests(tmp_path):

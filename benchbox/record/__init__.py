@@ -22,15 +22,14 @@ from benchbox.record.run import (
 )
 from benchbox.record.stats import (
     STATS_FORMAT,
+    Comparison,
     Effect,
-    HolmFamily,
+    FamilyResult,
     ModelUsage,
     PairTest,
-    References,
     ScoreEstimate,
     SeedSpread,
     StatsRecord,
-    Verdict,
 )
 from benchbox.record.unit import UNIT_FORMAT, CandidateRecord, ProtocolRecord, TargetDecision, UnitStatus, now_utc
 
@@ -38,7 +37,7 @@ __all__ = [
     "RecordFormatError", "dumps", "to_jsonable",
     "RunFolder", "KEY_COLUMNS", "frame_table", "leaderboard_table", "HEADLINE_COLUMN",
     "RUN_FORMAT", "RunRecord", "SuiteInfo", "CorpusInfo", "EnvironmentInfo", "ModelEntry", "options_sha256",
-    "STATS_FORMAT", "StatsRecord", "ModelUsage", "ScoreEstimate", "SeedSpread", "Effect", "PairTest", "HolmFamily",
-    "Verdict", "References",
+    "STATS_FORMAT", "StatsRecord", "ModelUsage", "ScoreEstimate", "SeedSpread", "Effect", "PairTest", "Comparison",
+    "FamilyResult",
     "UNIT_FORMAT", "UnitStatus", "CandidateRecord", "ProtocolRecord", "TargetDecision", "now_utc",
 ]

@@ -5,8 +5,11 @@ written as ``null`` and read back as NaN in ``float`` fields.
 
 Format history (key ``benchbox_stats_format``):
 
-- 1: as written since the statistics existed; verdicts written before ``statement`` and ``caveat`` were
-  added read with ``statement`` = ``sentence`` and no caveat.
+- 1: one Holm family (every model against the references), its ``verdicts``, percentile session-bootstrap
+  intervals; tests carried ``p_holm``. Read by upgrading: the verdicts become the comparisons of one
+  family, ``interval_method`` is the percentile bootstrap.
+- 2: the suite's declared families (:class:`FamilyResult`, each with its own Holm correction, test and
+  alternative), session jackknife-t intervals, the calibration figures behind them.
 """
 
 from __future__ import annotations
@@ -18,9 +21,9 @@ from typing import Any, Literal
 from benchbox.record._codec import RecordFormatError, check_format, from_jsonable, to_jsonable
 
 __all__ = ["STATS_FORMAT", "StatsRecord", "ModelUsage", "ScoreEstimate", "SeedSpread", "Effect", "PairTest",
-           "HolmFamily", "Verdict", "References"]
+           "Comparison", "FamilyResult"]
 
-STATS_FORMAT = 1
+STATS_FORMAT = 2
 _KEY = "benchbox_stats_format"
 
 
@@ -76,7 +79,7 @@ class Effect:
 
 @dataclasses.dataclass(frozen=True)
 class PairTest:
-    """One paired test between two models on one target."""
+    """One exploratory paired test between two models on one target (the full matrix, BH-adjusted)."""
 
     id: str
     test: str
@@ -92,26 +95,12 @@ class PairTest:
     effect: Effect
     num_permutations: int | None = None
     exact: bool | None = None
-    p_holm: float | None = None  # None outside the Holm family
     p_bh: float | None = None
-    holm_family: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
-class HolmFamily:
-    size: int
-    test_ids: list[str]
-    smallest_attainable_p: float
-    rejection_possible: bool
-
-
-@dataclasses.dataclass(frozen=True)
-class Verdict:
-    """A plain-language outcome of one comparison of the Holm family.
-
-    ``sentence`` stands alone (quote it anywhere); ``statement`` + ``caveat`` let a report say a caveat
-    common to the whole family once.
-    """
+class Comparison:
+    """One comparison of a family: a model against a reference on one target."""
 
     model: str
     reference: str
@@ -121,18 +110,32 @@ class Verdict:
     ci_low: float
     ci_high: float
     p_value: float
-    p_holm: float
-    test_id: str
+    p_adjusted: float
     sentence: str
-    statement: str
-    caveat: str | None = None
 
 
 @dataclasses.dataclass(frozen=True)
-class References:
-    requested: list[str]
-    used: list[str]
-    missing: list[str]
+class FamilyResult:
+    """A declared family of comparisons with its test, alternative and Holm correction.
+
+    ``smallest_attainable_adjusted_p`` is what Holm makes of the smallest p-value the test can give:
+    where it is above ``alpha`` (``rejection_possible`` false) no comparison of the family can be
+    significant, whatever the data.
+    """
+
+    name: str
+    description: str
+    alternative: str
+    test: str
+    unit: str
+    num_units: int
+    correction: str
+    size: int
+    smallest_attainable_p: float
+    smallest_attainable_adjusted_p: float
+    rejection_possible: bool
+    comparisons: list[Comparison]
+    notes: list[str] = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,15 +152,15 @@ class StatsRecord:
     confidence: float
     resamples: int
     rng_seed: int
-    references: References
     models: dict[str, ModelUsage]
     scores: list[ScoreEstimate]
     seeds: list[SeedSpread]
+    families: list[FamilyResult]
     tests: list[PairTest]
-    holm_family: HolmFamily
-    verdicts: list[Verdict]
+    interval_method: str
     methods: dict[str, str]
     notes: list[str]
+    calibration: dict[str, Any] = dataclasses.field(default_factory=dict)
     benchbox_stats_format: int = STATS_FORMAT
 
     @property
@@ -171,11 +174,35 @@ class StatsRecord:
     def to_json(self) -> dict[str, Any]:
         return to_jsonable(self)
 
+    def family(self, name: str) -> FamilyResult | None:
+        return next((f for f in self.families if f.name == name), None)
+
     @classmethod
     def from_json(cls, data: Any, *, source: str) -> StatsRecord:
         if not isinstance(data, Mapping):
             raise RecordFormatError(f"{source}: stats.json must be a JSON object. Got {type(data).__name__}.")
-        check_format(data, key=_KEY, known=STATS_FORMAT, source=source)
-        verdicts = [{**v, "statement": v.get("statement", v.get("sentence"))} if isinstance(v, Mapping) else v
-                    for v in data.get("verdicts") or []]
-        return from_jsonable(cls, {**data, "verdicts": verdicts}, source=source)
+        version = check_format(data, key=_KEY, known=STATS_FORMAT, source=source)
+        if version == 1:
+            data = _upgrade_from_1(data, source)
+        return from_jsonable(cls, data, source=source)
+
+
+def _upgrade_from_1(data: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """A format-1 ``stats.json`` as format 2: its Holm family and verdicts become one family."""
+    holm = data.get("holm_family") or {}
+    if not isinstance(holm, Mapping):
+        raise RecordFormatError(f"{source}: holm_family must be an object. Got {holm!r} instead.")
+    size = int(holm.get("size") or 0)
+    p_min = holm.get("smallest_attainable_p")
+    comparisons = [{"model": v.get("model"), "reference": v.get("reference"), "target": v.get("target"),
+                    "outcome": v.get("outcome"), "delta_ccc": v.get("delta_ccc"), "ci_low": v.get("ci_low"),
+                    "ci_high": v.get("ci_high"), "p_value": v.get("p_value"), "p_adjusted": v.get("p_holm"),
+                    "sentence": v.get("sentence")} for v in data.get("verdicts") or [] if isinstance(v, Mapping)]
+    family = {"name": "every model against the references", "description": "stats.json of format 1",
+              "alternative": "two-sided", "test": "paired session randomisation test", "unit": "session",
+              "num_units": data.get("num_sessions"), "correction": "holm", "size": size,
+              "smallest_attainable_p": p_min,
+              "smallest_attainable_adjusted_p": min(1.0, p_min * size) if isinstance(p_min, int | float) else None,
+              "rejection_possible": bool(holm.get("rejection_possible")), "comparisons": comparisons}
+    return {**data, _KEY: STATS_FORMAT, "families": [family] if size else [],
+            "interval_method": "percentile session bootstrap", "calibration": {}}

@@ -11,7 +11,8 @@ enumerated and the p-value is exact; otherwise ``resamples`` random swaps give
 frame-level permutation tests reject a true null most of the time.
 
 The smallest attainable two-sided p-value of the exact test is ``2 / 2^S`` (the identity and the
-full swap are always as extreme as the observed statistic): 0.0039 with 9 sessions, 0.0625 with 5.
+full swap are always as extreme as the observed statistic): 0.0039 with 9 sessions, 0.0625 with 5. The
+one-sided test (``alternative="greater"``: A better than B) halves it: 1 / 2^S.
 
 :func:`wilcoxon_session_test` is a secondary test on the per-session scores (signed-rank), with the
 Hodges-Lehmann estimate and its distribution-free (Walsh-average) confidence interval.
@@ -40,6 +41,7 @@ from benchbox.metrics import METRICS, SufficientStats
 from benchbox.stats._sums import as_rng, metric_of
 
 __all__ = [
+    "ALTERNATIVES",
     "PairedTestResult",
     "WilcoxonResult",
     "paired_randomisation_test",
@@ -63,7 +65,7 @@ class PairedTestResult:
     Attributes:
         metric: the metric whose difference is tested (``ccc``, ``rmse``, ``pearson``).
         statistic: observed ``metric(A) - metric(B)`` over the pooled sessions.
-        p_value: two-sided p-value.
+        p_value: the p-value of the chosen alternative (two-sided or one-sided "greater").
         num_sessions: S, the number of exchangeable units.
         num_permutations: 2^S (exact) or the number of random swaps R.
         exact: whether all swaps were enumerated.
@@ -106,19 +108,30 @@ class WilcoxonResult:
 
 
 def smallest_attainable_p(
-    num_sessions: int, *, max_exact_sessions: int = 20, resamples: int = 9_999
+    num_sessions: int, *, max_exact_sessions: int = 20, resamples: int = 9_999, alternative: str = "two-sided"
 ) -> float:
-    """The smallest two-sided p-value of the session randomisation test with ``num_sessions`` sessions.
+    """The smallest p-value of the session randomisation test with ``num_sessions`` exchangeable units.
 
     Example:
-        >>> smallest_attainable_p(9)
-        0.00390625
+        >>> smallest_attainable_p(9), smallest_attainable_p(9, alternative="greater")
+        (0.00390625, 0.001953125)
     """
+    _check_alternative(alternative)
     if num_sessions < 1:
         raise ValueError(f"The 'num_sessions' parameter must be at least 1. Got {num_sessions} instead.")
     if num_sessions <= max_exact_sessions:
-        return min(1.0, 2.0 / 2.0**num_sessions)
+        return min(1.0, (2.0 if alternative == "two-sided" else 1.0) / 2.0**num_sessions)
     return 1.0 / (1.0 + resamples)
+
+
+#: The alternatives of the randomisation test: ``metric(A) != metric(B)`` or ``metric(A) > metric(B)``.
+ALTERNATIVES = ("two-sided", "greater")
+
+
+def _check_alternative(alternative: str) -> None:
+    if alternative not in ALTERNATIVES:
+        raise ValueError(f"The 'alternative' parameter must be one of {list(ALTERNATIVES)}. "
+                         f"Got {alternative!r} instead.")
 
 
 def _swap_blocks(num_sessions: int, exact: bool, resamples: int, rng: np.random.Generator):
@@ -163,8 +176,9 @@ def paired_randomisation_test(
     max_exact_sessions: int = 20,
     resamples: int = 9_999,
     rng: np.random.Generator | int | None = None,
+    alternative: str = "two-sided",
 ) -> PairedTestResult:
-    """Two-sided paired randomisation test of ``metric(A) - metric(B)`` with sessions as units.
+    """Paired randomisation test of ``metric(A) - metric(B)`` with sessions as units.
 
     Args:
         stats_a: per-session sums of system A, fields of shape ``(S,)``; or ``(S, K)`` to run K tests
@@ -174,6 +188,8 @@ def paired_randomisation_test(
         max_exact_sessions: enumerate all 2^S swaps up to this many sessions.
         resamples: number of random swaps R beyond that; p = (1 + b) / (1 + R).
         rng: Generator or seed for the random swaps (unused when exact).
+        alternative: ``two-sided`` (the difference is not 0) or ``greater`` (it is above 0: for CCC, A
+            is better than B), one-sided.
 
     Returns:
         A :class:`PairedTestResult`; NaN p-value where the observed statistic is undefined.
@@ -182,6 +198,7 @@ def paired_randomisation_test(
         raise ValueError(f"The 'metric' parameter must be one of {sorted(METRICS)}. Got {metric!r} instead.")
     if resamples < 1:
         raise ValueError(f"The 'resamples' parameter must be at least 1. Got {resamples} instead.")
+    _check_alternative(alternative)
     num_sessions = _check_paired(stats_a, stats_b)
     exact = num_sessions <= max_exact_sessions
     rng = as_rng(rng)
@@ -205,12 +222,14 @@ def paired_randomisation_test(
         return metric_of(sys_a, metric) - metric_of(sys_b, metric)
 
     observed = difference([np.zeros_like(t) for t in a_total])
-    threshold = np.abs(observed) - 1e-10 * np.maximum(1.0, np.abs(observed))
+    two_sided = alternative == "two-sided"
+    reference = np.abs(observed) if two_sided else observed
+    threshold = reference - 1e-10 * np.maximum(1.0, np.abs(observed))
     count = np.zeros(np.shape(observed), dtype=np.int64)
     for swaps in _swap_blocks(num_sessions, exact, resamples, rng):
         null = difference([np.tensordot(swaps, d, axes=(1, 0)) for d in delta])
         # An undefined permuted statistic counts as extreme (conservative).
-        count += np.sum(~(np.abs(null) < threshold), axis=0)
+        count += np.sum(~((np.abs(null) if two_sided else null) < threshold), axis=0)
     if exact:
         num_permutations = 1 << num_sessions
         p_value = count / num_permutations
@@ -225,7 +244,8 @@ def paired_randomisation_test(
         num_sessions=num_sessions,
         num_permutations=num_permutations,
         exact=exact,
-        p_min=smallest_attainable_p(num_sessions, max_exact_sessions=max_exact_sessions, resamples=resamples),
+        p_min=smallest_attainable_p(num_sessions, max_exact_sessions=max_exact_sessions, resamples=resamples,
+                                    alternative=alternative),
     )
 
 

@@ -1,21 +1,20 @@
-"""Statistics of a run folder: scores with intervals, seed spread, paired tests, verdicts -> stats.json.
+"""Statistics of a run folder: scores with intervals, seed spread, families of comparisons -> stats.json.
 
-Reads ``run.json``, ``gold.parquet`` and ``predictions/<model>/seed-<seed>.parquet`` (through
-:class:`benchbox.record.RunFolder`), averages each model's predictions over its usable seeds, and computes, for
-the chosen partition:
+Reads the run through :class:`benchbox.record.RunFolder`, averages each model's predictions over its usable
+seeds, and computes, for the chosen partition:
 
-- per (model, target): global CCC, mean per-session CCC, RMSE and Pearson r with session bootstrap
-  intervals (approximate); the global CCC of each seed with mean and SD across seeds;
-- per pair of models and target: the paired session randomisation test of the CCC difference (headline)
-  and of the RMSE difference, and a Wilcoxon signed-rank test on per-session CCC (secondary), each with
-  an effect and interval;
-- Holm-adjusted p-values over the pre-declared family (every model against every reference model,
-  CCC, all targets) and Benjamini-Hochberg adjusted p-values over the full pairwise matrix per test
-  (exploratory);
-- a plain-language verdict per (model, reference, target), naming the test.
+- per (model, target): global CCC, mean per-session CCC, RMSE and Pearson r, each with a session
+  jackknife-t interval (:mod:`benchbox.stats.intervals`; the calibration study chose it); the global CCC
+  of each seed with mean and SD across seeds;
+- per declared family (:mod:`benchbox.stats.families`; the suite's ``[[statistics.families]]``): for
+  each (model, reference, target) the paired randomisation test of the global CCC difference (session
+  units, or within-session blocks where the suite sets a calibrated ``block_s``), two-sided or one-sided
+  as the family says, Holm-adjusted within the family; ΔCCC with its jackknife-t interval and an outcome;
+- exploratory: every pair of models and target, the session randomisation tests of the CCC and RMSE
+  differences and a Wilcoxon signed-rank test on per-session CCC, Benjamini-Hochberg adjusted over the
+  matrix per test.
 
 The result is a :class:`benchbox.record.StatsRecord` (``stats.json``; its fields are documented there).
-In the Holm family model_a is the compared model and model_b the reference.
 """
 
 from __future__ import annotations
@@ -32,15 +31,15 @@ from benchbox.errors import BenchboxError
 from benchbox.metrics import UndefinedMetricWarning
 from benchbox.record import (
     STATS_FORMAT,
+    Comparison,
     Effect,
-    HolmFamily,
+    FamilyResult,
     PairTest,
-    References,
     RunFolder,
+    RunRecord,
     ScoreEstimate,
     SeedSpread,
     StatsRecord,
-    Verdict,
     now_utc,
 )
 from benchbox.stats._run_loading import LoadedModel, load_gold, load_models
@@ -48,12 +47,19 @@ from benchbox.stats._sums import (
     metric_of,
     per_session_metric,
     pooled,
-    scoped_metric,
     session_sufficient_stats,
     take_systems,
 )
-from benchbox.stats.bootstrap import BOOTSTRAP_METHOD, percentile_interval, session_bootstrap_weights
-from benchbox.stats.multiplicity import benjamini_hochberg_adjust, holm_adjust, holm_rejection_possible
+from benchbox.stats.blocks import block_unit_ids
+from benchbox.stats.calibration import interval_calibration
+from benchbox.stats.families import FamilySpec, ResolvedFamily, parse_families, resolve_family
+from benchbox.stats.intervals import (
+    INTERVAL_METHODS,
+    REPORTED_INTERVAL,
+    jackknife_t_difference_interval,
+    jackknife_t_interval,
+)
+from benchbox.stats.multiplicity import benjamini_hochberg_adjust, holm_adjust
 from benchbox.stats.paired import (
     RANDOMISATION_METHOD,
     WILCOXON_METHOD,
@@ -63,35 +69,39 @@ from benchbox.stats.paired import (
 )
 from benchbox.stats.seeds import seed_summary
 
-__all__ = ["STATS_FORMAT", "compute_run_stats", "write_run_stats"]
+__all__ = ["STATS_FORMAT", "compute_run_stats", "write_run_stats", "families_of_run"]
 
 SCORE_KINDS = (("ccc", "global"), ("ccc", "session_mean"), ("rmse", "global"), ("pearson", "global"))
 HL_METHOD = "Hodges-Lehmann estimate with exact Walsh-average interval"
+BLOCK_METHOD = "within-session block randomisation test"
 
 METHODS = {
     "randomisation_ccc": (
-        f"{RANDOMISATION_METHOD}: two-sided; for every subset of sessions the two systems' predictions are "
-        "swapped and the difference in global CCC (sessions pooled) recomputed from per-session sums; all "
-        "2^S swaps when S <= 20 (exact p), else 9,999 random swaps with p = (1+b)/(1+R). Sessions, not "
-        "frames, are the exchangeable unit."
+        f"{RANDOMISATION_METHOD}: for every subset of sessions the two systems' predictions are swapped and "
+        "the difference in global CCC (sessions pooled) recomputed from per-session sums; all 2^S swaps when "
+        "S <= 20 (exact p), else random swaps with p = (1+b)/(1+R). Sessions, not frames, are the "
+        "exchangeable unit. Two-sided, or one-sided (the model is better) where a family says so."
+    ),
+    "block_randomisation_ccc": (
+        f"{BLOCK_METHOD}: the same test with consecutive blocks of each session as units; used only with a "
+        "block length at which the calibration study measured the test's size within [0.02, 0.08]."
     ),
     "randomisation_rmse": f"{RANDOMISATION_METHOD} on the difference in global RMSE (lower is better).",
     "wilcoxon_session_ccc": (
         f"{WILCOXON_METHOD} (per-session CCC, zero differences dropped; exact when scipy can). Secondary: "
         f"it tests per-session CCC, not the pooled CCC. Effect: {HL_METHOD}."
     ),
-    "session_bootstrap": (
-        f"{BOOTSTRAP_METHOD}: sessions drawn with replacement, statistic recomputed from pooled per-session "
-        "sums, equal-tailed percentile interval. Approximate: with few sessions it tends to be too narrow, "
-        "so significance comes from the randomisation test, not from the interval."
+    "jackknife_t": (
+        f"{INTERVAL_METHODS['jackknife_t']}: each session left out once, the jackknife standard error of the "
+        "score (of atanh(CCC) for a single CCC or r), estimate +- t(S-1) SE."
     ),
-    "holm": (
-        "Holm step-down adjustment over the pre-declared family: every model against every reference "
-        "model, CCC randomisation test, all targets together (family-wise error rate)."
+    "families": (
+        "Each family the suite declares (the first is the primary one) has its own Holm step-down correction "
+        "over its comparisons and both targets (family-wise error rate)."
     ),
     "benjamini_hochberg": (
-        "Benjamini-Hochberg adjustment over all pairs and targets, per test "
-        "(false discovery rate); exploratory."
+        "Benjamini-Hochberg adjustment over all pairs and targets, per test (false discovery rate); "
+        "exploratory."
     ),
     "seeds": (
         "Each model's predictions are averaged over its usable seeds before scoring and testing; "
@@ -112,38 +122,36 @@ def _format_p(p: float) -> str:
     return f"p = {p:.2g}"
 
 
-def _oriented_pairs(names: list[str], references: list[str]) -> list[tuple[int, int]]:
-    """Unordered pairs of model indices, oriented (compared model, reference) where a reference is in."""
-    rank = {r: k for k, r in enumerate(references)}
-    pairs = []
-    for i, j in itertools.combinations(range(len(names)), 2):
-        a, b = names[i], names[j]
-        if a in rank and (b not in rank or rank[a] < rank[b]):
-            i, j = j, i  # the reference (or the earlier-declared reference) goes second
-        pairs.append((i, j))
-    return pairs
+def families_of_run(run: RunRecord, source: str) -> tuple[list[FamilySpec], float | None]:
+    """The families and the block length a run's suite declares (older suites: ``[models] references``)."""
+    definition = run.suite.definition
+    families = parse_families(definition, source)
+    block_s = (definition.get("statistics") or {}).get("block_s")
+    return families, float(block_s) if block_s is not None else None
 
 
 def compute_run_stats(
     run_dir: str | Path,
     *,
-    references: list[str],
+    families: list[FamilySpec] | None = None,
+    block_s: float | None = None,
     alpha: float = 0.05,
-    resamples: int = 10_000,
+    resamples: int = 9_999,
     partition: str = "test",
     rng_seed: int = 0,
     confidence: float = 0.95,
 ) -> StatsRecord:
-    """Scores with intervals, seed spread, paired tests and verdicts of a run folder (see module doc).
+    """Scores with intervals, seed spread, families of comparisons and exploratory tests of a run folder.
 
     Args:
         run_dir: the run folder.
-        references: reference models for the pre-declared Holm family (e.g. ``["mean", "svr"]``);
-            ones missing from the run or without usable predictions are skipped with a note.
-        alpha: significance level of the verdicts.
-        resamples: session bootstrap resamples for the intervals.
+        families: the families of comparisons; default: those the run's suite declares.
+        block_s: within-session block length of the families' tests (None: sessions are the units);
+            default with ``families=None``: the suite's ``[statistics] block_s``.
+        alpha: significance level of the outcomes.
+        resamples: random swaps of a randomisation test with more than 20 units.
         partition: ``test`` or ``select``.
-        rng_seed: seed of the bootstrap (and of random swaps when there are more than 20 sessions).
+        rng_seed: seed of the random swaps.
         confidence: nominal coverage of the intervals.
 
     Returns:
@@ -155,41 +163,43 @@ def compute_run_stats(
     _check_arguments(alpha, resamples)
     folder = RunFolder(run_dir)
     run = folder.read_run()
+    if families is None:
+        families, block_s = families_of_run(run, str(folder.run_json))
     targets = list(run.targets)
     if not targets:
         raise BenchboxError(f"{folder.run_json} lists no 'targets'.")
     keys, gold = load_gold(folder, targets, partition)
     sessions, frame_session = np.unique(keys["session"].to_numpy(), return_inverse=True)
-    num_sessions = len(sessions)
+    frame_unit = (block_unit_ids(frame_session, keys["frame"].to_numpy(), int(round(block_s / run.frame_step_s)))
+                  if block_s else frame_session)
     models = load_models(folder, run, keys, targets, partition)
     usable = [m for m in models if m.ok]
     names = [m.name for m in usable]
     notes = _model_notes(models)
-    refs_used = [r for r in dict.fromkeys(references) if r in names]
-    refs_missing = [r for r in dict.fromkeys(references) if r not in names]
-    notes += [f"Reference {ref!r} is not in this run or has no usable predictions; comparisons against it "
-              "are skipped." for ref in refs_missing]
-
+    resolved = [resolve_family(spec, model_families={m: _family(run, m) for m in names},
+                               select_ccc=_select_ccc(folder, names)) for spec in families]
     rng = np.random.default_rng(rng_seed)
-    weights = session_bootstrap_weights(num_sessions, resamples=resamples, rng=rng)
-    scores, seeds_out, tests = [], [], []
-    pairs = _oriented_pairs(names, refs_used)
+    scores, seeds_out, tests, family_rows = [], [], [], {spec.name: [] for spec in families}
     if usable:
         averaged = np.stack([np.mean(np.stack(m.predictions), axis=0) for m in usable], axis=-1)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UndefinedMetricWarning)
             for t, target in enumerate(targets):
                 _, stats = session_sufficient_stats(gold[:, t], averaged[:, t, :], frame_session)
-                target_scores, resampled = _score_rows(stats, weights, names, target, confidence)
-                scores += target_scores
+                _, unit_stats = session_sufficient_stats(gold[:, t], averaged[:, t, :], frame_unit)
+                scores += _score_rows(stats, names, target, confidence)
                 seeds_out += _seed_rows(usable, gold[:, t], t, target, frame_session, confidence)
-                if pairs:
-                    tests += _pair_tests(stats, resampled, pairs, names, target, rng, confidence)
-
-    tests, holm_ids = _adjust(tests, refs_used)
-    p_min = smallest_attainable_p(num_sessions)
-    possible = holm_rejection_possible(p_min, len(holm_ids), alpha=alpha)
-    notes += _power_notes(num_sessions, p_min, len(holm_ids), possible, alpha, len(names), bool(refs_used))
+                tests += _pair_tests(stats, list(itertools.combinations(range(len(names)), 2)), names, target, rng,
+                                     confidence, resamples)
+                for family in resolved:
+                    family_rows[family.spec.name] += _family_tests(family, stats, unit_stats, names, target, rng,
+                                                                   confidence, resamples)
+    num_units = len(np.unique(frame_unit))
+    family_results = [_family_result(f, family_rows[f.spec.name], alpha, confidence, len(sessions), num_units,
+                                     block_s, resamples) for f in resolved]
+    for family in resolved:
+        notes += family.notes
+    notes += _power_notes(family_results, len(sessions), alpha, len(names))
     return StatsRecord(
         benchbox_stats_format=STATS_FORMAT,
         generated_at=now_utc(),
@@ -198,22 +208,33 @@ def compute_run_stats(
         partition=partition,
         targets=targets,
         sessions=[str(s) for s in sessions],
-        num_sessions=num_sessions,
+        num_sessions=len(sessions),
         alpha=alpha,
         confidence=confidence,
         resamples=resamples,
         rng_seed=rng_seed,
-        references=References(requested=list(references), used=refs_used, missing=refs_missing),
         models={m.name: m.usage() for m in models},
         scores=scores,
         seeds=seeds_out,
-        tests=tests,
-        holm_family=HolmFamily(size=len(holm_ids), test_ids=holm_ids, smallest_attainable_p=p_min,
-                               rejection_possible=possible),
-        verdicts=_verdicts(tests, num_sessions, alpha, possible, confidence),
+        families=family_results,
+        tests=_adjust(tests),
+        interval_method=REPORTED_INTERVAL,
         methods=dict(METHODS),
         notes=notes,
+        calibration={"interval": interval_calibration(REPORTED_INTERVAL)},
     )
+
+
+def _family(run: RunRecord, model: str) -> str:
+    entry = run.model(model)
+    return entry.family if entry is not None else ""
+
+
+def _select_ccc(folder: RunFolder, names: list[str]) -> dict[str, float]:
+    """Each model's global CCC on the select partition, mean over seeds and targets (for ``best:``)."""
+    select = folder.scores(partition="select", scope="global", metric="ccc")
+    select = select[select["model"].isin(names)]
+    return {str(m): float(v) for m, v in select.groupby("model")["value"].mean().items()}
 
 
 def _check_arguments(alpha: float, resamples: int) -> None:
@@ -248,45 +269,33 @@ def _model_notes(models: list[LoadedModel]) -> list[str]:
     return notes
 
 
-def _power_notes(num_sessions: int, p_min: float, holm_size: int, possible: bool, alpha: float,
-                 num_models: int, have_references: bool) -> list[str]:
-    """What the number of sessions and models lets the tests say at all."""
+def _power_notes(families: list[FamilyResult], num_sessions: int, alpha: float, num_models: int) -> list[str]:
+    """What the number of sessions lets each family say at all, in one sentence each."""
     notes = []
-    if num_sessions and p_min > alpha:
-        notes.append(
-            f"With {num_sessions} sessions the smallest attainable p-value is {p_min:.3g} > alpha = {alpha}: "
-            "no test can reject, whatever the data."
-        )
-    elif holm_size and not possible:
-        notes.append(
-            f"With {num_sessions} sessions the smallest attainable p-value is {p_min:.3g} "
-            f"(2/2^{num_sessions}); Holm over {holm_size} comparisons needs p <= {alpha / holm_size:.3g} for "
-            "a first rejection, so no comparison against the references can be declared significant at "
-            f"alpha = {alpha}. Use more test sessions or fewer pre-declared comparisons."
-        )
+    for family in families:
+        if family.size and not family.rejection_possible:
+            notes.append(
+                f"Family {family.name!r}: with {family.num_units} {family.unit}s the smallest attainable p-value "
+                f"is {family.smallest_attainable_p:.3g}, which Holm over {family.size} comparisons makes "
+                f"{family.smallest_attainable_adjusted_p:.3g} > alpha = {alpha}: none of its comparisons can be "
+                "significant, whatever the data."
+            )
     if num_models < 2:
         notes.append("Fewer than two models have usable predictions: no paired tests.")
-    elif not have_references:
-        notes.append(
-            "No reference model is available: no Holm family and no verdicts; all tests are exploratory."
-        )
+    elif not families:
+        notes.append("The suite declares no family of comparisons: all tests are exploratory.")
     return notes
 
 
-def _score_rows(stats, weights, names: list[str], target: str, confidence: float):
-    """Every (metric, scope) of :data:`SCORE_KINDS` per model with its bootstrap interval, and the
-    bootstrap replicates (for the intervals of differences)."""
-    rows, resampled = [], {}
+def _score_rows(stats, names: list[str], target: str, confidence: float) -> list[ScoreEstimate]:
+    """Every (metric, scope) of :data:`SCORE_KINDS` per model with its jackknife-t interval."""
+    rows = []
     for metric, scope in SCORE_KINDS:
-        estimate = scoped_metric(stats, metric, scope)
-        boot = scoped_metric(stats, metric, scope, weights)
-        resampled[metric, scope] = boot
-        low, high, undefined = percentile_interval(boot, confidence=confidence)
+        estimate, low, high = jackknife_t_interval(stats, metric=metric, scope=scope, confidence=confidence)
         rows += [ScoreEstimate(model=name, target=target, metric=metric, scope=scope, estimate=estimate[k],
-                               ci_low=low[k], ci_high=high[k], interval_method="session_bootstrap",
-                               num_undefined_resamples=int(undefined[k]))
+                               ci_low=low[k], ci_high=high[k], interval_method=REPORTED_INTERVAL)
                  for k, name in enumerate(names)]
-    return rows, resampled
+    return rows
 
 
 def _seed_rows(usable: list[LoadedModel], gold_t, t: int, target: str, frame_session,
@@ -311,17 +320,18 @@ def _seed_rows(usable: list[LoadedModel], gold_t, t: int, target: str, frame_ses
     return rows
 
 
-def _pair_tests(stats, resampled, pairs, names, target, rng, confidence) -> list[PairTest]:
+def _pair_tests(stats, pairs, names, target, rng, confidence, resamples) -> list[PairTest]:
+    """The exploratory tests of every pair (two-sided, session units), effects with jackknife-t intervals."""
+    if not pairs:
+        return []
     first = np.array([i for i, _ in pairs])
     second = np.array([j for _, j in pairs])
-
     stats_a, stats_b = take_systems(stats, first), take_systems(stats, second)
     per_session_ccc = per_session_metric(stats, "ccc")
     rows = []
     for metric in ("ccc", "rmse"):
-        result = paired_randomisation_test(stats_a, stats_b, metric=metric, rng=rng)
-        boot = resampled[metric, "global"]
-        low, high, _ = percentile_interval(boot[:, first] - boot[:, second], confidence=confidence)
+        result = paired_randomisation_test(stats_a, stats_b, metric=metric, rng=rng, resamples=resamples)
+        _, low, high = jackknife_t_difference_interval(stats_a, stats_b, metric=metric, confidence=confidence)
         label = "CCC" if metric == "ccc" else "RMSE"
         for k, (i, j) in enumerate(pairs):
             rows.append(PairTest(
@@ -339,7 +349,7 @@ def _pair_tests(stats, resampled, pairs, names, target, rng, confidence) -> list
                 num_permutations=result.num_permutations,
                 exact=result.exact,
                 effect=Effect(name=f"delta_{metric}", estimate=result.statistic[k], ci_low=low[k], ci_high=high[k],
-                              confidence=confidence, interval_method="session_bootstrap"),
+                              confidence=confidence, interval_method=REPORTED_INTERVAL),
             ))
     for i, j in pairs:
         w = wilcoxon_session_test(per_session_ccc[:, i], per_session_ccc[:, j], confidence=confidence)
@@ -361,62 +371,83 @@ def _pair_tests(stats, resampled, pairs, names, target, rng, confidence) -> list
     return rows
 
 
-def _adjust(tests: list[PairTest], refs_used: list[str]) -> tuple[list[PairTest], list[str]]:
-    """Tests with p_bh (per test kind) and p_holm (reference family) filled; the Holm family's test ids."""
-    adjusted: dict[str, dict] = {t.id: {} for t in tests}
+def _adjust(tests: list[PairTest]) -> list[PairTest]:
+    """The exploratory tests with p_bh filled (Benjamini-Hochberg per test kind over the whole matrix)."""
+    adjusted: dict[str, float] = {}
     for kind in ("randomisation_ccc", "randomisation_rmse", "wilcoxon_session_ccc"):
         rows = [t for t in tests if t.test == kind]
         for row, q in zip(rows, benjamini_hochberg_adjust([_nan(r.p_value) for r in rows]), strict=True):
-            adjusted[row.id]["p_bh"] = q
-    family = [t for t in tests if t.test == "randomisation_ccc" and t.model_b in refs_used]
-    for row, p in zip(family, holm_adjust([_nan(r.p_value) for r in family]), strict=True):
-        adjusted[row.id].update(p_holm=p, holm_family=True)
-    return [dataclasses.replace(t, **adjusted[t.id]) for t in tests], [t.id for t in family]
+            adjusted[row.id] = q
+    return [dataclasses.replace(t, p_bh=adjusted[t.id]) for t in tests]
 
 
 def _nan(value) -> float:
     return math.nan if value is None else float(value)
 
 
-def _verdicts(
-    tests: list[PairTest], num_sessions: int, alpha: float, possible: bool, confidence: float
-) -> list[Verdict]:
-    verdicts = []
-    for row in tests:
-        if not row.holm_family:
-            continue
-        a, b, target = row.model_a, row.model_b, row.target
-        delta, low, high = _nan(row.effect.estimate), _nan(row.effect.ci_low), _nan(row.effect.ci_high)
-        p_holm = _nan(row.p_holm)
-        significant = math.isfinite(p_holm) and p_holm <= alpha
+def _family_tests(family: ResolvedFamily, stats, unit_stats, names: list[str], target: str, rng, confidence: float,
+                  resamples: int) -> list[dict]:
+    """One row per (model, reference) of the family on ``target``: the test on ``unit_stats`` (sessions or
+    blocks) with the family's alternative, ΔCCC and its session jackknife-t interval."""
+    if not family.pairs:
+        return []
+    first = np.array([names.index(m) for m, _ in family.pairs])
+    second = np.array([names.index(r) for _, r in family.pairs])
+    result = paired_randomisation_test(take_systems(unit_stats, first), take_systems(unit_stats, second), rng=rng,
+                                       resamples=resamples, alternative=family.spec.alternative)
+    delta, low, high = jackknife_t_difference_interval(take_systems(stats, first), take_systems(stats, second),
+                                                       confidence=confidence)
+    return [{"model": m, "reference": r, "target": target, "delta_ccc": float(delta[k]), "ci_low": float(low[k]),
+             "ci_high": float(high[k]), "p_value": float(np.atleast_1d(result.p_value)[k]), "p_min": result.p_min,
+             "num_units": result.num_sessions}
+            for k, (m, r) in enumerate(family.pairs)]
+
+
+def _family_result(family: ResolvedFamily, rows: list[dict], alpha: float, confidence: float, num_sessions: int,
+                   num_units: int, block_s: float | None, resamples: int) -> FamilyResult:
+    """Holm over the family's comparisons (all targets), outcomes and sentences."""
+    spec = family.spec
+    adjusted = holm_adjust([r["p_value"] for r in rows]) if rows else []
+    test = f"{BLOCK_METHOD} ({block_s:g} s blocks)" if block_s else RANDOMISATION_METHOD
+    unit = f"block of {block_s:g} s" if block_s else "session"
+    p_min = rows[0]["p_min"] if rows else smallest_attainable_p(
+        max(num_units, 1), resamples=resamples, alternative=spec.alternative)
+    comparisons = []
+    for row, p_adjusted in zip(rows, adjusted, strict=True):
+        significant = math.isfinite(p_adjusted) and p_adjusted <= alpha
+        delta = row["delta_ccc"]
         if significant and delta > 0:
-            outcome, phrase = "better", f"{a} beats {b}"
+            outcome, phrase = "better", f"{row['model']} beats {row['reference']}"
         elif significant and delta < 0:
-            outcome, phrase = "worse", f"{a} is worse than {b}"
+            outcome, phrase = "worse", f"{row['model']} is worse than {row['reference']}"
         else:
-            outcome, phrase = "not_significant", f"{a} is not significantly different from {b}"
-        statement = (
-            f"{phrase} on {target}: ΔCCC = {delta:+.3f} [{low:.3f}, {high:.3f}], {_format_p(p_holm)} "
-            f"(Holm-adjusted, {RANDOMISATION_METHOD}, {num_sessions} sessions; "
-            f"{round(confidence * 100)}% interval: session bootstrap, approximate)"
-        )
-        caveat = (
-            f"with {num_sessions} sessions no comparison in this family can reach alpha = {alpha}"
-            if not possible else None
-        )
-        verdicts.append(Verdict(model=a, reference=b, target=target, outcome=outcome, delta_ccc=delta, ci_low=low,
-                                ci_high=high, p_value=row.p_value, p_holm=p_holm, test_id=row.id,
-                                sentence=statement + (f"; {caveat}" if caveat else "") + ".",
-                                statement=statement + ".", caveat=caveat))
-    return verdicts
+            outcome, phrase = "not_significant", f"{row['model']} is not significantly "
+            phrase += "better than" if spec.alternative == "greater" else "different from"
+            phrase += f" {row['reference']}"
+        sided = "one-sided" if spec.alternative == "greater" else "two-sided"
+        sentence = (f"{phrase} on {row['target']}: ΔCCC = {delta:+.3f} [{row['ci_low']:.3f}, {row['ci_high']:.3f}], "
+                    f"{_format_p(p_adjusted)} (Holm-adjusted over family {spec.name!r}, {test}, {sided}, "
+                    f"{row['num_units']} {unit}s; {round(confidence * 100)}% interval: session jackknife-t).")
+        comparisons.append(Comparison(model=row["model"], reference=row["reference"], target=row["target"],
+                                      outcome=outcome, delta_ccc=delta, ci_low=row["ci_low"],
+                                      ci_high=row["ci_high"], p_value=row["p_value"], p_adjusted=p_adjusted,
+                                      sentence=sentence))
+    size = len(rows)
+    adjusted_min = min(1.0, p_min * size) if size else math.nan
+    return FamilyResult(name=spec.name, description=spec.description, alternative=spec.alternative, test=test,
+                        unit=unit, num_units=num_units if block_s else num_sessions, correction="holm", size=size,
+                        smallest_attainable_p=p_min, smallest_attainable_adjusted_p=adjusted_min,
+                        rejection_possible=bool(size) and adjusted_min <= alpha, comparisons=comparisons,
+                        notes=list(family.notes))
 
 
 def write_run_stats(
     run_dir: str | Path,
     *,
-    references: list[str],
+    families: list[FamilySpec] | None = None,
+    block_s: float | None = None,
     alpha: float = 0.05,
-    resamples: int = 10_000,
+    resamples: int = 9_999,
     partition: str = "test",
     rng_seed: int = 0,
     confidence: float = 0.95,
@@ -424,7 +455,8 @@ def write_run_stats(
     """Compute :func:`compute_run_stats`, write it atomically to ``<run_dir>/stats.json``, return the path."""
     stats = compute_run_stats(
         run_dir,
-        references=references,
+        families=families,
+        block_s=block_s,
         alpha=alpha,
         resamples=resamples,
         partition=partition,

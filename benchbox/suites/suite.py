@@ -21,7 +21,8 @@ from benchbox.registry import did_you_mean
 __all__ = ["Suite", "Partitions", "ProtocolSettings", "builtin_suite_names", "load_suite"]
 
 _SCHEMA: dict[str, set[str]] = {
-    "": {"name", "version", "description", "corpus", "partitions", "scoring", "models", "protocol"},
+    "": {"name", "version", "description", "corpus", "partitions", "scoring", "models", "protocol", "statistics"},
+    "statistics": {"families", "block_s"},
     "protocol": {"annotation_delay_s", "postprocessing", "median_filter_s", "per_model"},
     "protocol_override": {"annotation_delay_s", "postprocessing", "median_filter_s"},
     "corpus": {"layout", "targets", "label_media_tolerance_frames"},
@@ -261,10 +262,36 @@ def _validate(definition: dict[str, Any], source: str) -> None:
                 raise SuiteError(f"{source}: {where} {key} must be a list of seconds in [0, 30]. Got {values!r}.")
         if "annotation_delay_s" in table and not table["annotation_delay_s"]:
             raise SuiteError(f"{source}: {where} annotation_delay_s must not be empty (use [0.0] for no delay).")
+    _validate_statistics(definition, source)
     seeds = definition["models"].get("seeds", 1)
     if not isinstance(seeds, int) or seeds < 1:
         raise SuiteError(f"{source}: [models] seeds must be a positive integer. Got {seeds!r} instead.")
     _validate_options(definition["models"].get("options", {}), source)
+
+
+def _validate_statistics(definition: dict[str, Any], source: str) -> None:
+    """Families of comparisons (plain model names must be installed models) and a calibrated block length."""
+    from benchbox.registry import model_names
+    from benchbox.stats.calibration import adopted_block_s, block_calibration
+    from benchbox.stats.families import parse_families
+
+    statistics = definition.get("statistics", {})
+    _check_keys(statistics, "statistics", source)
+    parse_families(definition, source, known_models=model_names())
+    block_s = statistics.get("block_s")
+    if block_s is None:
+        return
+    if not isinstance(block_s, int | float) or isinstance(block_s, bool) or block_s <= 0:
+        raise SuiteError(f"{source}: [statistics] block_s must be a positive number of seconds. Got {block_s!r}.")
+    if float(block_s) not in adopted_block_s():
+        measured = "; ".join(f"{k}: {v['null_rejection_rate']:.3f}" for k, v in block_calibration(block_s).items())
+        raise SuiteError(
+            f"{source}: [statistics] block_s = {block_s:g} is not a calibrated block length: the within-session "
+            f"block test keeps its size (null rejection rate at alpha 0.05 within [0.02, 0.08]) only at "
+            f"{adopted_block_s() or 'none of the lengths studied'}"
+            + (f"; measured at {block_s:g} s: {measured}" if measured else "")
+            + ". Remove block_s (sessions are then the units) or run python -m benchbox.stats.simulation."
+        )
 
 
 def _validate_options(options: Any, source: str) -> None:
