@@ -51,7 +51,7 @@ def test_report_renders_in_a_browser_with_provenance_and_scores(run_dir, tmp_pat
     assert "0.000 ± 0.000" in dom  # two seeds: mean ± SD
     fingerprint = __import__("json").loads((run_dir / "run.json").read_text())["corpus"]["fingerprint"]
     assert fingerprint in dom
-    assert "avec2016</code> v1.0.0" in dom
+    assert "avec2016</code> v1.1.0" in dom
     assert 'id="protocol"' in dom and "annotation delay (s)" in dom
 
 
@@ -73,8 +73,9 @@ def test_report_says_synthetic_and_escapes_text(run_dir, tmp_path):
     assert html.escape("<script>alert(1)</script>") in dom
 
 
-def test_report_shows_intervals_verdicts_and_matrix(foreign_corpus, tmp_path):
-    """Two systems: the report carries session-bootstrap intervals, verdicts against mean and the matrix."""
+def test_report_shows_intervals_family_tables_and_matrix(foreign_corpus, tmp_path):
+    """Two systems: the report carries jackknife-t intervals with their measured coverage, the suite's families
+    as tables (with the power limit of 2 sessions said once per family) and the exploratory matrix."""
     from benchbox.cli import main
 
     out = tmp_path / "run"
@@ -92,26 +93,28 @@ def test_report_shows_intervals_verdicts_and_matrix(foreign_corpus, tmp_path):
     folder.write_frame(folder.predictions_path("oracle", 0), noisy)
     run = folder.read_run()
     oracle = ModelEntry(name="oracle", package="test", entry_point="test:oracle", modalities=[], description="",
-                        family="", options={}, options_sha256=options_sha256({}),
+                        family="end-to-end", options={}, options_sha256=options_sha256({}),
                         units={0: UnitStatus(model="oracle", seed=0, status="done")})
     folder.write_run(dataclasses.replace(run, models=[*run.models, oracle]))
     assert main(["stats", str(out), "--resamples", "500"]) == 0
     dom = render_in_browser(out / "report.html", tmp_path)
-    assert 'id="verdicts"' in dom and "oracle" in dom
-    assert "paired session randomisation test" in dom
     assert dom.count('class="matrix"') == 2 and "data:image/png;base64," in dom
-    assert "95% session-bootstrap CI" in dom
-    stats = __import__("json").loads(folder.stats_path.read_text())
-    assert stats["resamples"] == 500 and {v["model"] for v in stats["verdicts"]} == {"oracle"}
-    # too few sessions for the Holm family to reject anything: the report says so once, above the verdicts,
-    # and the verdicts themselves (stats.json keeps each sentence whole) do not repeat it
-    assert not stats["holm_family"]["rejection_possible"]
-    caveat = stats["verdicts"][0]["caveat"]
-    assert caveat and all(caveat in v["sentence"] for v in stats["verdicts"])
-    verdict_list = dom[dom.index('id="verdicts"'):]
-    verdict_list = verdict_list[: verdict_list.index("</ul>")]
-    assert 'id="verdict-caveat"' in dom and caveat not in verdict_list and verdict_list.count("<li") == 2
-    assert pd.notna(stats["scores"][0]["estimate"])
+    assert "session jackknife-t" in dom and "coverage for a global CCC" in dom
+    stats = folder.read_stats()
+    assert stats.resamples == 500 and [f.name for f in stats.families] == [
+        "end-to-end vs best handcrafted", "learns something (vs chance)"]
+    primary, sanity = stats.families
+    assert primary.size == 0  # no handcrafted model in this run
+    primary_table = dom[dom.index('id="family-1"'):]
+    assert "No comparison of this family in this run." in primary_table[: primary_table.index("</table>")]
+    sanity_table = dom[dom.index('id="family-2"'):]
+    sanity_table = sanity_table[: sanity_table.index("</table>")]
+    assert sanity_table.count("<tr") == 3 and "oracle" in sanity_table and "– n.s." in sanity_table
+    # two sessions: no comparison can be significant; the report says so once, above the family's table
+    assert not sanity.rejection_possible and sanity.smallest_attainable_adjusted_p == 0.5
+    assert dom.count("so no comparison of this family can be significant") == 1
+    assert all(c.outcome == "not_significant" for c in sanity.comparisons)
+    assert pd.notna(stats.scores[0].estimate)
 
 
 def test_cost_table_shows_the_e2e_profile(tmp_path, monkeypatch):

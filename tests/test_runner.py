@@ -27,7 +27,7 @@ def test_run_writes_the_run_folder(foreign_corpus, tmp_path):
     summary = run_suite(_config(foreign_corpus, tmp_path / "run", seeds=(0, 1)))
     folder = RunFolder(summary.run_dir)
     run = folder.read_run()
-    assert run.suite.name == "avec2016" and run.suite.version == "1.0.0" and run.frame_step_s == 0.04
+    assert run.suite.name == "avec2016" and run.suite.version == "1.1.0" and run.frame_step_s == 0.04
     assert run.corpus.synthetic is False and len(run.corpus.fingerprint) == 64
     assert run.partitions == {"fit": ["train_1", "train_2"], "select": ["train_3"], "test": ["dev_1", "dev_2"]}
     assert run.seeds == [0, 1] and run.environment.packages["numpy"]
