@@ -5,17 +5,18 @@ import json
 import numpy as np
 import pandas as pd
 import pytest
-from benchbox.stats.families import FamilySpec
 from record_helpers import write_minimal_run
+
+from benchbox.errors import BenchboxError
+from benchbox.metrics import ccc_score
+from benchbox.stats import compute_run_stats, holm_adjust, write_run_stats
+from benchbox.stats.families import FamilySpec
 
 
 def against(*references, alternative="two-sided"):
     """One family: every model against ``references``."""
     return [FamilySpec("refs", models=("all",), references=tuple(references), alternative=alternative)]
 
-from benchbox.errors import BenchboxError
-from benchbox.metrics import ccc_score
-from benchbox.stats import compute_run_stats, holm_adjust, write_run_stats
 
 TARGETS = ["arousal", "valence"]
 
