@@ -39,7 +39,6 @@ from benchbox.stats.paired import (
     smallest_attainable_p,
     wilcoxon_session_test,
 )
-from benchbox.stats.run_stats import STATS_FORMAT, compute_run_stats, write_run_stats
 from benchbox.stats.seeds import (
     SeedSummary,
     almost_stochastic_order,
@@ -86,3 +85,17 @@ __all__ = [
     "compute_run_stats",
     "write_run_stats",
 ]
+
+
+_LAZY = {"STATS_FORMAT": "benchbox.stats.run_stats", "compute_run_stats": "benchbox.stats.run_stats",
+         "write_run_stats": "benchbox.stats.run_stats"}
+
+
+def __getattr__(name: str):
+    """The run-folder statistics load the run record (and pandas) only when asked for, so that reading a
+    suite file (which checks its families) stays light."""
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'benchbox.stats' has no attribute {name!r}")
