@@ -176,3 +176,22 @@ def test_hodges_lehmann_interval_inverts_the_exact_wilcoxon_test():
     assert not inside(low - 1e-6) and not inside(high + 1e-6)
     assert 0.95 <= level < 0.97
     assert np.isnan(hodges_lehmann_interval([0.1, 0.2, 0.3, 0.4, 0.5])[1])  # 5 values: no 95% interval
+
+
+def test_several_targets_share_the_swaps_and_average_the_differences():
+    from benchbox.stats import session_sufficient_stats
+
+    rng = np.random.default_rng(5)
+    sessions = np.repeat(np.arange(8), 40)
+    pairs = []
+    for _ in range(2):
+        gold = rng.normal(size=320)
+        _, a = session_sufficient_stats(gold, gold + rng.normal(scale=0.5, size=320), sessions)
+        _, b = session_sufficient_stats(gold, gold + rng.normal(scale=0.9, size=320), sessions)
+        pairs.append((a, b))
+    single = [paired_randomisation_test(a, b) for a, b in pairs]
+    joint = paired_randomisation_test([a for a, _ in pairs], [b for _, b in pairs])
+    assert joint.statistic == pytest.approx(np.mean([r.statistic for r in single]))
+    assert joint.num_permutations == 256 and joint.exact
+    alone = paired_randomisation_test([pairs[0][0]], [pairs[0][1]])
+    assert alone.p_value == single[0].p_value and alone.statistic == single[0].statistic

@@ -100,22 +100,24 @@ def _unit_done(folder: RunFolder, name: str, seed: int) -> bool:
     return folder.is_done(name, seed)
 
 
+def load_model(folder: RunFolder, run: RunRecord, name: str, keys, targets: list[str], partition: str) -> LoadedModel:
+    """One model's usable seeds, aligned to the gold frames ``keys``."""
+    model = LoadedModel(name)
+    model_seeds = list(run.seeds) or sorted(
+        int(p.stem.removeprefix("seed-")) for p in (folder.root / "predictions" / name).glob("seed-*.parquet")
+    )
+    for seed in model_seeds:
+        if not folder.predictions_path(name, seed).exists() or not _unit_done(folder, name, seed):
+            model.seeds_missing.append(seed)
+            continue
+        try:
+            model.predictions.append(_load_seed(folder, name, seed, keys, targets, partition))
+        except (OSError, ValueError) as exc:
+            model.seeds_excluded[str(seed)] = str(exc)
+            continue
+        model.seeds_used.append(seed)
+    return model
+
+
 def load_models(folder: RunFolder, run: RunRecord, keys, targets: list[str], partition: str) -> list[LoadedModel]:
-    models = []
-    for name in _model_names(run, folder):
-        model = LoadedModel(name)
-        model_seeds = list(run.seeds) or sorted(
-            int(p.stem.removeprefix("seed-")) for p in (folder.root / "predictions" / name).glob("seed-*.parquet")
-        )
-        for seed in model_seeds:
-            if not folder.predictions_path(name, seed).exists() or not _unit_done(folder, name, seed):
-                model.seeds_missing.append(seed)
-                continue
-            try:
-                model.predictions.append(_load_seed(folder, name, seed, keys, targets, partition))
-            except (OSError, ValueError) as exc:
-                model.seeds_excluded[str(seed)] = str(exc)
-                continue
-            model.seeds_used.append(seed)
-        models.append(model)
-    return models
+    return [load_model(folder, run, name, keys, targets, partition) for name in _model_names(run, folder)]

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -169,8 +170,8 @@ def _check_paired(stats_a: SufficientStats, stats_b: SufficientStats) -> int:
 
 
 def paired_randomisation_test(
-    stats_a: SufficientStats,
-    stats_b: SufficientStats,
+    stats_a: SufficientStats | Sequence[SufficientStats],
+    stats_b: SufficientStats | Sequence[SufficientStats],
     *,
     metric: str = "ccc",
     max_exact_sessions: int = 20,
@@ -182,7 +183,9 @@ def paired_randomisation_test(
 
     Args:
         stats_a: per-session sums of system A, fields of shape ``(S,)``; or ``(S, K)`` to run K tests
-            at once (K pairs, or K simulated datasets), sharing the swaps.
+            at once (K pairs, or K simulated datasets), sharing the swaps. A sequence of them (one per
+            target, same sessions) tests the mean over targets of the differences, with the same swaps
+            for every target (a session's predictions of all targets move together).
         stats_b: the same for system B, on the same sessions and gold standard.
         metric: ``ccc`` (headline), ``rmse`` or ``pearson``, computed on the pooled sessions.
         max_exact_sessions: enumerate all 2^S swaps up to this many sessions.
@@ -199,35 +202,29 @@ def paired_randomisation_test(
     if resamples < 1:
         raise ValueError(f"The 'resamples' parameter must be at least 1. Got {resamples} instead.")
     _check_alternative(alternative)
-    num_sessions = _check_paired(stats_a, stats_b)
+    targets_a = list(stats_a) if isinstance(stats_a, list | tuple) else [stats_a]
+    targets_b = list(stats_b) if isinstance(stats_b, list | tuple) else [stats_b]
+    if len(targets_a) != len(targets_b) or not targets_a:
+        raise ValueError(f"stats_a and stats_b must hold the same number of targets. Got {len(targets_a)} and "
+                         f"{len(targets_b)} instead.")
+    sessions = {_check_paired(a, b) for a, b in zip(targets_a, targets_b, strict=True)}
+    if len(sessions) != 1:
+        raise ValueError(f"Every target must have the same sessions. Got session counts {sorted(sessions)}.")
+    num_sessions = sessions.pop()
     exact = num_sessions <= max_exact_sessions
     rng = as_rng(rng)
+    parts = [_SwapPart(a, b, metric) for a, b in zip(targets_a, targets_b, strict=True)]
 
-    as_arrays = [np.asarray(f, dtype=np.float64) for f in stats_a.as_tuple()]
-    n, sum_true, sum_true_sq = (np.sum(f, axis=0) for f in (as_arrays[0], as_arrays[1], as_arrays[3]))
-    pred_fields = ("sum_pred", "sum_pred_sq", "sum_cross")
-    a_session = [np.asarray(getattr(stats_a, f), dtype=np.float64) for f in pred_fields]
-    b_session = [np.asarray(getattr(stats_b, f), dtype=np.float64) for f in pred_fields]
-    a_total = [f.sum(axis=0) for f in a_session]
-    b_total = [f.sum(axis=0) for f in b_session]
-    delta = [b - a for a, b in zip(a_session, b_session, strict=True)]  # moving session s from A to B
+    def difference(swaps):
+        return sum(part.difference(swaps) for part in parts) / len(parts)
 
-    def difference(shift):
-        sys_a = SufficientStats(
-            n, sum_true, a_total[0] + shift[0], sum_true_sq, a_total[1] + shift[1], a_total[2] + shift[2]
-        )
-        sys_b = SufficientStats(
-            n, sum_true, b_total[0] - shift[0], sum_true_sq, b_total[1] - shift[1], b_total[2] - shift[2]
-        )
-        return metric_of(sys_a, metric) - metric_of(sys_b, metric)
-
-    observed = difference([np.zeros_like(t) for t in a_total])
+    observed = difference(None)
     two_sided = alternative == "two-sided"
     reference = np.abs(observed) if two_sided else observed
     threshold = reference - 1e-10 * np.maximum(1.0, np.abs(observed))
     count = np.zeros(np.shape(observed), dtype=np.int64)
     for swaps in _swap_blocks(num_sessions, exact, resamples, rng):
-        null = difference([np.tensordot(swaps, d, axes=(1, 0)) for d in delta])
+        null = difference(swaps)
         # An undefined permuted statistic counts as extreme (conservative).
         count += np.sum(~((np.abs(null) if two_sided else null) < threshold), axis=0)
     if exact:
@@ -247,6 +244,35 @@ def paired_randomisation_test(
         p_min=smallest_attainable_p(num_sessions, max_exact_sessions=max_exact_sessions, resamples=resamples,
                                     alternative=alternative),
     )
+
+
+class _SwapPart:
+    """One target of a randomisation test: the pooled sums of A and B, and what moving each session from
+    A to B changes, so that the statistic of any set of swaps costs O(sessions)."""
+
+    def __init__(self, stats_a: SufficientStats, stats_b: SufficientStats, metric: str) -> None:
+        fields = [np.asarray(f, dtype=np.float64) for f in stats_a.as_tuple()]
+        self.n, self.sum_true, self.sum_true_sq = (np.sum(fields[k], axis=0) for k in (0, 1, 3))
+        pred_fields = ("sum_pred", "sum_pred_sq", "sum_cross")
+        a_session = [np.asarray(getattr(stats_a, f), dtype=np.float64) for f in pred_fields]
+        b_session = [np.asarray(getattr(stats_b, f), dtype=np.float64) for f in pred_fields]
+        self.a_total = [f.sum(axis=0) for f in a_session]
+        self.b_total = [f.sum(axis=0) for f in b_session]
+        self.delta = [b - a for a, b in zip(a_session, b_session, strict=True)]  # moving session s from A to B
+        self.metric = metric
+
+    def difference(self, swaps: np.ndarray | None) -> np.ndarray:
+        """``metric(A) - metric(B)`` with the sessions marked in ``swaps`` (P, S) exchanged (None: none)."""
+        if swaps is None:
+            shift = [np.zeros_like(t) for t in self.a_total]
+        else:
+            shift = [np.tensordot(swaps, d, axes=(1, 0)) for d in self.delta]
+        a, b = self.a_total, self.b_total
+        sys_a = SufficientStats(self.n, self.sum_true, a[0] + shift[0], self.sum_true_sq, a[1] + shift[1],
+                                a[2] + shift[2])
+        sys_b = SufficientStats(self.n, self.sum_true, b[0] - shift[0], self.sum_true_sq, b[1] - shift[1],
+                                b[2] - shift[2])
+        return metric_of(sys_a, self.metric) - metric_of(sys_b, self.metric)
 
 
 def _scalar(value: np.ndarray):
