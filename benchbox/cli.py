@@ -77,6 +77,15 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--tolerance-frames", type=_non_negative_int, default=None,
                        help="allowed label/media duration difference in 40 ms frames (default 5)")
 
+    board = commands.add_parser("leaderboard", help="build a static leaderboard site from run folders")
+    board.add_argument("paths", nargs="+", metavar="RUN_DIR_OR_FOLDER",
+                       help="run folders, or folders searched (recursively) for run folders")
+    board.add_argument("--out", required=True, help="site folder (index.html, leaderboard.csv, leaderboard.json)")
+    board.add_argument("--references", action="append", default=[], metavar="FILE",
+                       help="extra published-results file (TOML, the format of leaderboards/avec2016.toml); "
+                            "repeatable")
+    board.add_argument("--alpha", type=_probability, default=0.05, help="significance level of the ranks")
+
     commands.add_parser("models", help="list installed model plugins")
     commands.add_parser("suites", help="list built-in suites")
     report = commands.add_parser("report", help="re-render the report of a finished run folder")
@@ -146,6 +155,8 @@ def _cmd_run(args) -> int:
     print(f"run folder: {summary.run_dir}")
     if summary.report_path:
         print(f"report: {summary.report_path}")
+    if summary.leaderboard_path:
+        print(f"leaderboard of {summary.run_dir.parent}: {summary.leaderboard_path}")
     return 1 if summary.failed else 0
 
 
@@ -222,6 +233,14 @@ def _cmd_report(args) -> int:
     return 0
 
 
+def _cmd_leaderboard(args) -> int:
+    from benchbox.leaderboard import write_leaderboard
+
+    path = write_leaderboard(args.paths, args.out, references=args.references, alpha=args.alpha)
+    print(f"leaderboard: {path}")
+    return 0
+
+
 def _cmd_stats(args) -> int:
     from benchbox.record import RunFolder
     from benchbox.runner import finish_run
@@ -248,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
     from benchbox.errors import BenchboxError
 
     handlers = {"run": _cmd_run, "models": _cmd_models, "suites": _cmd_suites, "report": _cmd_report,
-                "stats": _cmd_stats}
+                "stats": _cmd_stats, "leaderboard": _cmd_leaderboard}
     if args.command == "data":
         handler = _cmd_data_synth if args.data_command == "synth" else _cmd_data_check
     else:

@@ -91,6 +91,7 @@ class RunSummary:
     skipped: list[tuple[str, int]]
     failed: list[tuple[str, int, str]]
     report_path: Path | None
+    leaderboard_path: Path | None = None
 
 
 def default_run_dir(suite: Suite, corpus: Corpus, test_split: str | None) -> Path:
@@ -258,7 +259,19 @@ def run_suite(config: RunConfig) -> RunSummary:
     folder.write_run(_run_record(config, partitions, fingerprint, statuses))
     _write_scores(folder, config, gold)
     report = finish_run(folder.root)
-    return RunSummary(folder.root, done, skipped, failed, report)
+    return RunSummary(folder.root, done, skipped, failed, report, refresh_leaderboard(folder.root.parent))
+
+
+def refresh_leaderboard(runs_root: Path) -> Path | None:
+    """Rebuild the board of every run under ``runs_root`` into ``runs_root/index.html``; a board that cannot be
+    built is logged, never fatal to the run that just finished."""
+    from benchbox.leaderboard import write_leaderboard
+
+    try:
+        return write_leaderboard([runs_root], runs_root)
+    except (BenchboxError, OSError) as exc:
+        log.warning("the leaderboard of %s was not refreshed: %s", runs_root, exc)
+        return None
 
 
 def finish_run(run_dir: Path, *, alpha: float = 0.05, resamples: int = 9_999) -> Path | None:

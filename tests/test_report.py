@@ -2,38 +2,14 @@
 
 import dataclasses
 import html
-import os
 import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
+from browser import render_in_browser
 
 from benchbox.corpus.avec2016 import load_corpus
 from benchbox.runner import RunConfig, run_suite
 from benchbox.suites import load_suite
-
-CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
-
-def _chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser") or shutil.which("google-chrome")
-    if path is None:
-        if os.environ.get("BENCHBOX_REQUIRE_BROWSER"):
-            pytest.fail("BENCHBOX_REQUIRE_BROWSER is set but no Chromium is installed")
-        pytest.skip("no Chromium installed (apt-get install chromium)")
-    return path
-
-
-def render_in_browser(page: Path, tmp_path: Path) -> str:
-    """The DOM of ``page`` after Chromium loaded it (scripts run, markup parsed)."""
-    result = subprocess.run(
-        [_chromium(), *CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}", "--dump-dom",
-         page.resolve().as_uri()],
-        capture_output=True, text=True, timeout=120, check=True,
-    )
-    return result.stdout
 
 
 @pytest.fixture(scope="module")

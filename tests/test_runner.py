@@ -100,7 +100,8 @@ def test_help_and_models_do_not_import_torch():
 
 
 def test_best_family_reference_is_chosen_on_the_select_partition(tmp_path):
-    from benchbox.runner import resolve_references
+    from benchbox.stats.families import FamilySpec, resolve_family
+    from benchbox.stats.run_stats import select_global_ccc
 
     folder = RunFolder(tmp_path)
     rows = []
@@ -111,8 +112,14 @@ def test_best_family_reference_is_chosen_on_the_select_partition(tmp_path):
     folder.write_scores(pd.DataFrame(rows))
     write_minimal_run(tmp_path, targets=["arousal"], seeds=[0], models=["a", "b", "c"],
                       families={"a": "handcrafted", "b": "handcrafted", "c": "end-to-end"})
-    assert resolve_references(["mean", "best:handcrafted"], folder) == ["mean", "b"]
-    assert resolve_references(["best:nothing"], folder) == []
+    families = {"a": "handcrafted", "b": "handcrafted", "c": "end-to-end", "mean": "reference"}
+    select = select_global_ccc(folder, ["a", "b", "c"])
+    assert select == {"a": 0.2, "b": 0.5, "c": 0.9}
+    family = resolve_family(FamilySpec("f", ("family:end-to-end",), ("mean", "best:handcrafted")),
+                            model_families=families, select_ccc=select)
+    assert family.pairs == [("c", "mean"), ("c", "b")]  # b: best handcrafted on select (a is best on test)
+    nothing = resolve_family(FamilySpec("g", ("all",), ("best:nothing",)), model_families=families, select_ccc=select)
+    assert nothing.pairs == [] and "reference 'best:nothing' names no model" in nothing.notes[0]
 
 
 def test_warnings_of_a_model_reach_the_unit_status_and_the_report(foreign_corpus, tmp_path):

@@ -225,12 +225,15 @@ class RunFolder:
                 scores = scores[scores[column] == value]
         return scores.reset_index(drop=True)
 
-    def leaderboard(self, partition: str = "test") -> pd.DataFrame:
-        """One row per model of this run (see :func:`benchbox.record.leaderboard.leaderboard_table`)."""
+    def leaderboard(self, partition: str = "test", *, run: RunRecord | None = None,
+                    stats: StatsRecord | None = None) -> pd.DataFrame:
+        """One row per model of this run (see :func:`benchbox.record.leaderboard.leaderboard_table`); ``run``
+        and ``stats``: the records, where the caller has read them already."""
         from benchbox.record.leaderboard import leaderboard_table
 
-        run = self.read_run()
-        return leaderboard_table(self.scores(partition=partition), run.targets, stats=self.read_stats())
+        run = run or self.read_run()
+        stats = stats if stats is not None else self.read_stats()
+        return leaderboard_table(self.scores(partition=partition), run.targets, stats=stats)
 
 
 def frame_table(partition_of: Mapping[str, str], arrays: Mapping[str, np.ndarray],

@@ -69,7 +69,7 @@ from benchbox.stats.paired import (
 )
 from benchbox.stats.seeds import seed_summary
 
-__all__ = ["STATS_FORMAT", "compute_run_stats", "write_run_stats", "families_of_run"]
+__all__ = ["STATS_FORMAT", "compute_run_stats", "write_run_stats", "families_of_run", "select_global_ccc"]
 
 SCORE_KINDS = (("ccc", "global"), ("ccc", "session_mean"), ("rmse", "global"), ("pearson", "global"))
 HL_METHOD = "Hodges-Lehmann estimate with exact Walsh-average interval"
@@ -177,7 +177,7 @@ def compute_run_stats(
     names = [m.name for m in usable]
     notes = _model_notes(models)
     resolved = [resolve_family(spec, model_families={m: _family(run, m) for m in names},
-                               select_ccc=_select_ccc(folder, names)) for spec in families]
+                               select_ccc=select_global_ccc(folder, names)) for spec in families]
     rng = np.random.default_rng(rng_seed)
     scores, seeds_out, tests, family_rows = [], [], [], {spec.name: [] for spec in families}
     if usable:
@@ -230,7 +230,7 @@ def _family(run: RunRecord, model: str) -> str:
     return entry.family if entry is not None else ""
 
 
-def _select_ccc(folder: RunFolder, names: list[str]) -> dict[str, float]:
+def select_global_ccc(folder: RunFolder, names: list[str]) -> dict[str, float]:
     """Each model's global CCC on the select partition, mean over seeds and targets (for ``best:``)."""
     select = folder.scores(partition="select", scope="global", metric="ccc")
     select = select[select["model"].isin(names)]
