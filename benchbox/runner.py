@@ -170,24 +170,35 @@ def _check_existing(folder: RunFolder, fingerprint: str, test_split: str, suite:
     )
 
 
-def _write_scores(folder: RunFolder, config: RunConfig, gold: pd.DataFrame) -> None:
-    names, targets = config.model_names, config.suite.targets
+def _write_scores(folder: RunFolder, config: RunConfig, gold: pd.DataFrame, record: RunRecord) -> None:
+    """Scores of every finished unit the run record lists (this command's and earlier ones' in this folder)."""
+    targets = config.suite.targets
+    listed = {(entry.name, seed) for entry in record.models for seed in entry.units}
     tables = [
         score_table(gold, folder.read_predictions(model, seed, targets), model=model, seed=seed,
                     targets=targets, metrics=config.suite.metrics)
         for model, seed in folder.finished_units()
-        if model in names and seed in config.seeds
+        if (model, seed) in listed
     ]
     folder.write_scores(pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=SCORE_COLUMNS))
 
 
-def _run_record(config: RunConfig, partitions, fingerprint: str, units: dict[str, dict[int, UnitStatus]]) -> RunRecord:
+def _run_record(config: RunConfig, partitions, fingerprint: str, units: dict[str, dict[int, UnitStatus]],
+                previous: RunRecord | None = None) -> RunRecord:
+    """The run record of this command; a folder's earlier record (same suite, corpus and options) is merged
+    in: models this command did not name and seeds it did not run stay listed with their units, so that a
+    folder accumulates (``--models mean --seeds 3`` after a full run adds two seeds of mean)."""
     suite, corpus = config.suite, config.corpus
+    before = {entry.name: entry for entry in previous.models} if previous else {}
     models = [ModelEntry(name=spec.name, package=spec.info.package, entry_point=spec.info.target,
                          modalities=list(spec.info.modalities), description=spec.info.description,
                          family=spec.info.family, options=dict(spec.options), options_sha256=spec.options_sha256(),
-                         option_sources=dict(spec.option_sources), units=units.get(spec.name, {}))
+                         option_sources=dict(spec.option_sources),
+                         units={**(before[spec.name].units if spec.name in before else {}),
+                                **units.get(spec.name, {})})
               for spec in config.models]
+    models += [entry for name, entry in before.items() if name not in config.model_names]
+    seeds = sorted(set(config.seeds) | set(previous.seeds if previous else []))
     return RunRecord(
         suite=SuiteInfo(name=suite.name, version=suite.version, source=suite.source,
                         definition_sha256=suite.definition_hash, definition=suite.definition),
@@ -201,7 +212,7 @@ def _run_record(config: RunConfig, partitions, fingerprint: str, units: dict[str
         partitions=partitions.as_dict(),
         references=suite.references,
         models=models,
-        seeds=list(config.seeds),
+        seeds=seeds,
         entry_point_group=MODEL_GROUP,
         environment=EnvironmentInfo(**environment_info(config.device)),
         command=config.command,
@@ -226,13 +237,14 @@ def run_suite(config: RunConfig) -> RunSummary:
     fingerprint = config.suite.fingerprint(config.corpus.fingerprint)
     folder = RunFolder(config.out_dir)
     _check_existing(folder, fingerprint, partitions.test_split, config.suite)
+    previous = folder.read_run() if folder.exists() else None
     folder.root.mkdir(parents=True, exist_ok=True)
 
     scored = partitions.select + partitions.test
     gold = frame_table({s.id: "select" for s in partitions.select} | {s.id: "test" for s in partitions.test},
                        {s.id: s.labels for s in scored}, config.suite.targets)
     folder.write_gold(gold)
-    folder.write_run(_run_record(config, partitions, fingerprint, {}))
+    folder.write_run(_run_record(config, partitions, fingerprint, {}, previous))
     inputs = _unit_inputs(config, partitions)
 
     done, skipped, failed = [], [], []
@@ -256,8 +268,9 @@ def run_suite(config: RunConfig) -> RunSummary:
     for spec, seed in units:
         status = folder.unit_status(spec.name, seed) or UnitStatus.missing(spec.name, seed)
         statuses.setdefault(spec.name, {})[seed] = status
-    folder.write_run(_run_record(config, partitions, fingerprint, statuses))
-    _write_scores(folder, config, gold)
+    record = _run_record(config, partitions, fingerprint, statuses, previous)
+    folder.write_run(record)
+    _write_scores(folder, config, gold, record)
     report = finish_run(folder.root)
     return RunSummary(folder.root, done, skipped, failed, report, refresh_leaderboard(folder.root.parent))
 
@@ -271,7 +284,10 @@ def refresh_leaderboard(runs_root: Path) -> Path | None:
         return write_leaderboard([runs_root], runs_root)
     except (BenchboxError, OSError) as exc:
         log.warning("the leaderboard of %s was not refreshed: %s", runs_root, exc)
-        return None
+    except Exception:  # a bug in the board must not turn a finished run into a failed command
+        log.exception("the leaderboard of %s was not refreshed (this is a bug in benchbox; the run itself is "
+                      "complete)", runs_root)
+    return None
 
 
 def finish_run(run_dir: Path, *, alpha: float = 0.05, resamples: int = 9_999) -> Path | None:

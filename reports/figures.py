@@ -91,7 +91,8 @@ def forest_plot_png(rows: list[tuple[str, float | None, float | None, float | No
     estimates = np.array([r[1] for r in rows])
     low = np.array([r[2] if _finite(r[2]) else r[1] for r in rows])
     high = np.array([r[3] if _finite(r[3]) else r[1] for r in rows])
-    ax.errorbar(estimates, y, xerr=[estimates - low, high - estimates], fmt="o", color="#0969da", ecolor="#8c959f",
+    xerr = [np.maximum(estimates - low, 0.0), np.maximum(high - estimates, 0.0)]  # rounding: never negative
+    ax.errorbar(estimates, y, xerr=xerr, fmt="o", color="#0969da", ecolor="#8c959f",
                 capsize=3, markersize=4)
     ax.axvline(0.0, color="#cf222e", linewidth=0.8, linestyle="--")
     ax.set_yticks(y, [r[0] for r in rows])

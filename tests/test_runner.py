@@ -141,3 +141,19 @@ def test_warnings_of_a_model_reach_the_unit_status_and_the_report(foreign_corpus
     assert np.isfinite(predictions[["arousal", "valence"]].to_numpy()).all()
     report = summary.report_path.read_text()
     assert 'id="warnings"' in report and "dev_2.wav is silent" in report
+
+
+def test_a_folder_accumulates_models_and_seeds_of_later_commands(foreign_corpus, tmp_path):
+    out = tmp_path / "run"
+    base = ["run", "--data-root", str(foreign_corpus), "--out", str(out), "--no-progress"]
+    assert main([*base, "--models", "mean,egemaps-ridge"]) == 0
+    assert main([*base, "--models", "mean", "--seeds", "3"]) == 0
+    folder = RunFolder(out)
+    run = folder.read_run()
+    assert run.model_names == ["mean", "egemaps-ridge"] and run.seeds == [0, 1, 2]
+    assert sorted(run.model("mean").units) == [0, 1, 2] and sorted(run.model("egemaps-ridge").units) == [0]
+    scores = folder.scores(partition="test", scope="global", metric="ccc")
+    assert sorted(set(zip(scores["model"], scores["seed"], strict=True))) == [
+        ("egemaps-ridge", 0), ("mean", 0), ("mean", 1), ("mean", 2)]
+    board = folder.leaderboard()
+    assert dict(zip(board["model"], board["seeds"], strict=True)) == {"egemaps-ridge": 1, "mean": 3}
