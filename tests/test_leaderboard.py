@@ -147,6 +147,17 @@ def test_every_published_entry_has_its_fields(tmp_path):
     assert not tzirakis.verified and tzirakis.values == {"arousal": 0.714, "valence": 0.612}
     brady = next(r for r in sets.rows if r.system.startswith("Brady"))
     assert brady.link == "https://doi.org/10.1145/2988257.2988264" and brady.verified
+    mine = tmp_path / "extra.toml"
+    mine.write_text('suite = "avec2016"\n[[rows]]\nsystem = "My lab 2026"\ntitle = "t"\nauthors = "Me"\nyear = 2026\n'
+                    'venue = "v"\nurl = "https://example.org/paper"\nwhere = "Table 2"\npartition = "dev"\n'
+                    'values = { arousal = 0.5, valence = 0.4 }\nccc_form = "global"\nmodalities = ["audio"]\n'
+                    'protocol_match = true\nverified = true\n')
+    gold, system = _data(num_sessions=3)
+    write_scored_run(tmp_path / "runs" / "r", gold=gold, predictions={"mean": {0: system(9, 0)}})
+    assert main(["leaderboard", str(tmp_path / "runs"), "--out", str(tmp_path / "site"), "--references",
+                 str(mine)]) == 0
+    records = json.loads((tmp_path / "site" / "leaderboard.json").read_text())["rows"]
+    assert any(r["kind"] == "published" and r["model"] == "My lab 2026" for r in records)
     bad = tmp_path / "mine.toml"
     bad.write_text('suite = "avec2016"\n[[rows]]\nsystem = "x"\n')
     with pytest.raises(PublishedRowsError, match=r"mine.toml \[\[rows\]\] #1 \(x\): field 'title' must be"):
