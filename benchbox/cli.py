@@ -56,6 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--partition", dest="test_split",
                      help="split to score on instead of the suite's (e.g. test, where your package has labels)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
+    run.add_argument("--jobs", type=_positive_int, default=None,
+                     help="units at a time, each in a process of its own (default: the cores available)")
+    run.add_argument("--unit-timeout", type=_positive_float, default=None, metavar="SECONDS",
+                     help="end a unit that runs longer than this (it is marked failed; the run goes on)")
+    run.add_argument("--unit-memory-gb", type=_positive_float, default=None, metavar="GB",
+                     help="address-space limit of a unit's process (it fails alone when it needs more)")
     run.add_argument("--option", action="append", default=[], metavar="MODEL.KEY=VALUE",
                      help="keyword argument for a model's factory, over the suite's [models.options.MODEL] "
                           "(repeatable; VALUE is read as a TOML value, else as text), e.g. "
@@ -143,7 +149,9 @@ def _cmd_run(args) -> int:
     seeds = list(range(args.seeds or suite.default_seeds))
     config = RunConfig.create(suite, corpus, models=requested, seeds=seeds, out_dir=args.out, device=args.device,
                               test_split=args.test_split, progress=not args.no_progress,
-                              command=shlex.join(["benchbox", *sys.argv[1:]]))
+                              command=shlex.join(["benchbox", *sys.argv[1:]]), jobs=args.jobs,
+                              unit_timeout_s=args.unit_timeout,
+                              unit_memory_mb=int(args.unit_memory_gb * 1024) if args.unit_memory_gb else None)
     print(f"Running suite {suite.name} v{suite.version}: {len(config.models)} model(s) x {len(seeds)} seed(s) "
           f"on {corpus.description} -> {config.out_dir}", file=sys.stderr)
     summary = run_suite(config)
@@ -277,6 +285,9 @@ def main(argv: list[str] | None = None) -> int:
     except BenchboxError as exc:
         print(f"benchbox: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("benchbox: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -11,19 +11,17 @@ import dataclasses
 import json
 import logging
 import sys
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from benchbox.cache import Cache, benchbox_home
 from benchbox.corpus.session import Corpus
 from benchbox.environment import environment_info
 from benchbox.errors import BenchboxError, SuiteError
+from benchbox.executors import LocalExecutor, UnitJob, UnitOutcome, without_scored_labels
 from benchbox.record import (
-    CandidateRecord,
     CorpusInfo,
     EnvironmentInfo,
     ModelEntry,
@@ -38,7 +36,7 @@ from benchbox.registry import MODEL_GROUP
 from benchbox.scoring import SCORE_COLUMNS, score_table
 from benchbox.specs import ModelSpec, resolve_run_models
 from benchbox.suites import Suite
-from benchbox.units import UnitFailure, UnitInputs, run_unit
+from benchbox.units import UnitInputs
 
 __all__ = ["RunConfig", "RunSummary", "run_suite", "default_run_dir", "finish_run"]
 
@@ -62,6 +60,9 @@ class RunConfig:
     cache_dir: Path | None = None
     progress: bool = True
     command: str = ""
+    jobs: int | None = None  # units at a time (default: the cores available)
+    unit_timeout_s: float | None = None
+    unit_memory_mb: int | None = None
 
     def __post_init__(self) -> None:
         if not all(isinstance(spec, ModelSpec) for spec in self.models):
@@ -98,56 +99,6 @@ def default_run_dir(suite: Suite, corpus: Corpus, test_split: str | None) -> Pat
     """``benchbox-runs/<suite>-<test split>-<fingerprint>``: the same command resumes the same run."""
     split = test_split or suite.definition["partitions"]["test"]["split"]
     return Path("benchbox-runs") / f"{suite.name}-{split}-{suite.fingerprint(corpus.fingerprint)[:10]}"
-
-
-class _FolderCandidates:
-    """The candidate store of one unit in the run folder (``units/<model>/seed-<s>/delay-<d>.*``)."""
-
-    def __init__(self, folder: RunFolder, model: str, seed: int) -> None:
-        self.folder, self.model, self.seed = folder, model, seed
-
-    def load(self, delay_frames: int, session_ids: list[str]):
-        return self.folder.read_candidate(self.model, self.seed, delay_frames, session_ids)
-
-    def save(self, delay_frames: int, predictions: dict[str, np.ndarray], record: CandidateRecord) -> None:
-        self.folder.write_candidate(self.model, self.seed, delay_frames, predictions, record)
-
-    def scratch_dir(self, delay_frames: int) -> Path:
-        return self.folder.scratch_dir(self.model, self.seed, delay_frames)
-
-
-def _upstream_predictions(folder: RunFolder, spec: ModelSpec, seed: int,
-                          targets: tuple[str, ...]) -> dict[str, dict[str, np.ndarray]]:
-    upstream = {}
-    for required in spec.requires:
-        if not folder.is_done(required, seed):
-            raise BenchboxError(f"Model {spec.name!r} combines {required!r}, which has no finished predictions "
-                                f"for seed {seed} (see its status in {folder.unit_dir(required, seed)}).")
-        table = folder.read_predictions(required, seed, targets)
-        upstream[required] = {sid: part[list(targets)].to_numpy(dtype=np.float64)
-                              for sid, part in table.groupby("session", sort=False)}
-    return upstream
-
-
-def _run_unit(config: RunConfig, folder: RunFolder, spec: ModelSpec, seed: int, inputs: UnitInputs) -> str | None:
-    """Run one unit into the run folder; None on success, else the error message (also in its status)."""
-    folder.unit_dir(spec.name, seed).mkdir(parents=True, exist_ok=True)
-    settings = config.suite.protocol(spec.name, combines_predictions=spec.info.combines_predictions)
-    try:
-        try:
-            upstream = _upstream_predictions(folder, spec, seed, inputs.targets)
-        except BenchboxError as exc:
-            raise UnitFailure("create", exc) from exc
-        result = run_unit(spec, seed, inputs, settings, upstream=upstream,
-                          store=_FolderCandidates(folder, spec.name, seed))
-    except UnitFailure as failure:
-        folder.write_traceback(spec.name, seed, traceback.format_exc())
-        folder.write_unit_status(UnitStatus.failed(spec.name, seed, stage=failure.stage, error=str(failure)))
-        return str(failure)
-    partition_of = {s.id: "select" for s in inputs.partitions.select} | {s.id: "test" for s in inputs.partitions.test}
-    folder.write_predictions(spec.name, seed, frame_table(partition_of, result.predictions, inputs.targets))
-    folder.write_unit_status(result.status)
-    return None
 
 
 def _check_existing(folder: RunFolder, fingerprint: str, test_split: str, suite: Suite) -> None:
@@ -229,10 +180,41 @@ def _unit_inputs(config: RunConfig, partitions) -> UnitInputs:
                       model_options=config.suite.model_options, corpus_modalities=modalities)
 
 
-def run_suite(config: RunConfig) -> RunSummary:
-    """Run every (model, seed) unit of ``config`` into ``config.out_dir`` and write scores and report."""
+def _run_units(config: RunConfig, folder: RunFolder, inputs: UnitInputs):
+    """Every unfinished unit of ``config``, each in a process of its own (:class:`LocalExecutor`)."""
     from tqdm.auto import tqdm
 
+    done, skipped, failed, jobs = [], [], [], []
+    for spec in config.models:
+        settings = config.suite.protocol(spec.name, combines_predictions=spec.info.combines_predictions)
+        for seed in config.seeds:
+            if folder.is_done(spec.name, seed):
+                skipped.append((spec.name, seed))
+            else:
+                jobs.append(UnitJob(spec=spec, seed=seed, run_dir=folder.root, inputs=inputs, settings=settings))
+    bar = tqdm(total=len(jobs), desc="benchbox", unit="unit", disable=not config.progress, file=sys.stderr)
+
+    def finished(outcome: UnitOutcome) -> None:
+        bar.update(1)
+        bar.set_postfix_str(f"{outcome.model} seed {outcome.seed}")
+        if outcome.error is None:
+            done.append((outcome.model, outcome.seed))
+        else:
+            failed.append((outcome.model, outcome.seed, outcome.error))
+            log.error("model %s, seed %d failed: %s (traceback in %s)", outcome.model, outcome.seed, outcome.error,
+                      folder.traceback_path(outcome.model, outcome.seed))
+
+    executor = LocalExecutor(jobs=config.jobs, unit_timeout_s=config.unit_timeout_s,
+                             memory_limit_mb=config.unit_memory_mb)
+    try:
+        executor.run(jobs, on_finish=finished)
+    finally:
+        bar.close()
+    return done, skipped, failed
+
+
+def run_suite(config: RunConfig) -> RunSummary:
+    """Run every (model, seed) unit of ``config`` into ``config.out_dir`` and write scores and report."""
     partitions = config.suite.partitions(config.corpus, test_split=config.test_split)
     fingerprint = config.suite.fingerprint(config.corpus.fingerprint)
     folder = RunFolder(config.out_dir)
@@ -240,30 +222,16 @@ def run_suite(config: RunConfig) -> RunSummary:
     previous = folder.read_run() if folder.exists() else None
     folder.root.mkdir(parents=True, exist_ok=True)
 
+    folder.write_run(_run_record(config, partitions, fingerprint, {}, previous))
+    inputs = _unit_inputs(config, without_scored_labels(partitions))  # no unit process gets the scored labels
+    done, skipped, failed = _run_units(config, folder, inputs)
+    # the gold standard is written for scoring, after every unit has ended
     scored = partitions.select + partitions.test
     gold = frame_table({s.id: "select" for s in partitions.select} | {s.id: "test" for s in partitions.test},
                        {s.id: s.labels for s in scored}, config.suite.targets)
     folder.write_gold(gold)
-    folder.write_run(_run_record(config, partitions, fingerprint, {}, previous))
-    inputs = _unit_inputs(config, partitions)
 
-    done, skipped, failed = [], [], []
     units = [(spec, seed) for spec in config.models for seed in config.seeds]
-    bar = tqdm(units, desc="benchbox", unit="unit", disable=not config.progress, file=sys.stderr)
-    for spec, seed in bar:
-        bar.set_postfix_str(f"{spec.name} seed {seed}")
-        if folder.is_done(spec.name, seed):
-            skipped.append((spec.name, seed))
-            continue
-        error = _run_unit(config, folder, spec, seed, inputs)
-        if error is None:
-            done.append((spec.name, seed))
-        else:
-            failed.append((spec.name, seed, error))
-            log.error("model %s, seed %d failed: %s (traceback in %s)", spec.name, seed, error,
-                      folder.traceback_path(spec.name, seed))
-    bar.close()
-
     statuses: dict[str, dict[int, UnitStatus]] = {}
     for spec, seed in units:
         status = folder.unit_status(spec.name, seed) or UnitStatus.missing(spec.name, seed)

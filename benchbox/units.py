@@ -20,7 +20,7 @@ import random
 import sys
 import time
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -191,15 +191,34 @@ def _distinct_warnings(caught: Sequence[warnings.WarningMessage], limit: int = 5
     return distinct
 
 
+def _read_only(sessions: Sequence) -> list:
+    """Copies of labelled sessions whose labels cannot be written: a plugin that writes into them fails
+    there, and no plugin can change what a later one learns from."""
+    out = []
+    for session in sessions:
+        labels = np.array(session.labels, copy=True)
+        labels.setflags(write=False)
+        out.append(dataclasses.replace(session, labels=labels))
+    return out
+
+
+def _no_stage(stage: str) -> None:
+    return None
+
+
 def fit_candidate(spec: ModelSpec, seed: int, inputs: UnitInputs, delay_frames: int, *,
-                  upstream: Mapping[str, Mapping[str, np.ndarray]],
-                  scratch_dir: Path) -> tuple[dict[str, np.ndarray], CandidateRecord]:
+                  upstream: Mapping[str, Mapping[str, np.ndarray]], scratch_dir: Path,
+                  on_stage: Callable[[str], None] = _no_stage) -> tuple[dict[str, np.ndarray], CandidateRecord]:
     """Fit a fresh model on labels shifted by ``delay_frames``; its predictions, validated and shifted back.
+
+    ``on_stage(stage)`` is called as the candidate enters each stage (create, fit, predict, validate).
 
     Raises:
         _Stage: internal; :func:`run_unit` turns it into a :class:`UnitFailure`.
     """
     scratch_dir.mkdir(parents=True, exist_ok=True)
+    note = f" (annotation delay {delay_frames * inputs.frame_step_s:g} s)"
+    on_stage("create" + note)
     model = _staged("create", spec.create)
     missing = [m for m in sorted(model.modalities) if m not in inputs.corpus_modalities]
     if missing:
@@ -210,18 +229,22 @@ def fit_candidate(spec: ModelSpec, seed: int, inputs: UnitInputs, delay_frames: 
                        frame_step_s=inputs.frame_step_s, upstream=upstream, model_options=inputs.model_options)
     scored = inputs.scored
     _seed_everything(seed)
+    train = _read_only(delay_shifted_sessions(inputs.partitions.fit, delay_frames))
+    select = _read_only(delay_shifted_sessions(inputs.partitions.select, delay_frames))
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        on_stage("fit" + note)
         started = time.perf_counter()
-        _staged("fit", model.fit, delay_shifted_sessions(inputs.partitions.fit, delay_frames),
-                delay_shifted_sessions(inputs.partitions.select, delay_frames), ctx)
+        _staged("fit", model.fit, train, select, ctx)
         fit_s = time.perf_counter() - started
+        on_stage("predict" + note)
         started = time.perf_counter()
         raw = _staged("predict", model.predict, strip_labels(scored), ctx)
         predict_s = time.perf_counter() - started
     model_warnings = _distinct_warnings(caught)
     for message in model_warnings:
         ctx.logger.warning("%s", message)
+    on_stage("validate" + note)
     checked = _staged("validate", validate_predictions, spec.name, raw, scored, inputs.targets)
     shifted = {sid: shift_predictions(values, delay_frames) for sid, values in checked.items()}
     profile = dict(model.profile_info()) if callable(getattr(model, "profile_info", None)) else {}
@@ -258,7 +281,8 @@ def apply_protocol(inputs: UnitInputs, settings: ProtocolSettings,
 
 
 def run_unit(spec: ModelSpec, seed: int, inputs: UnitInputs, settings: ProtocolSettings, *,
-             upstream: Mapping[str, Mapping[str, np.ndarray]], store: CandidateStore) -> UnitResult:
+             upstream: Mapping[str, Mapping[str, np.ndarray]], store: CandidateStore,
+             on_stage: Callable[[str], None] = _no_stage) -> UnitResult:
     """Every delay candidate of ``settings`` (from ``store`` where it has them), then the protocol step.
 
     Raises:
@@ -272,12 +296,13 @@ def run_unit(spec: ModelSpec, seed: int, inputs: UnitInputs, settings: ProtocolS
             stored = store.load(delay, session_ids)
             if stored is None:
                 stored = fit_candidate(spec, seed, inputs, delay, upstream=upstream,
-                                       scratch_dir=store.scratch_dir(delay))
+                                       scratch_dir=store.scratch_dir(delay), on_stage=on_stage)
                 store.save(delay, *stored)
         except _Stage as exc:
             raise UnitFailure(f"{exc.stage} (annotation delay {delay * inputs.frame_step_s:g} s)",
                               exc.error) from exc.error
         by_delay[delay], records[delay] = stored
+    on_stage("protocol")
     try:
         final, record = apply_protocol(inputs, settings, by_delay)
     except Exception as exc:  # a protocol error (degenerate predictions) fails this unit only

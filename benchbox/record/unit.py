@@ -85,6 +85,9 @@ class UnitStatus:
     profile: dict[str, Any] = dataclasses.field(default_factory=dict)
     warnings: list[str] = dataclasses.field(default_factory=list)
     protocol: ProtocolRecord | None = None
+    #: Figures of the process the unit ran in, alone: wall_s, cpu_user_s, cpu_system_s, peak_rss_mb, pid;
+    #: where it ended abnormally, exit_code or signal.
+    process: dict[str, Any] = dataclasses.field(default_factory=dict)
     benchbox_unit_format: int = UNIT_FORMAT
 
     @property

@@ -1,0 +1,132 @@
+"""A unit job: everything one (model, seed) unit needs, picklable, without the scored partition's labels.
+
+The driver builds one :class:`UnitJob` per unit; an executor runs :func:`run_job` in a process of its own
+(:mod:`benchbox.executors.local`). The job reads the predictions of the models it requires from the run folder
+and writes its own unit folder (delay candidates, predictions, status, traceback), atomically; the driver
+writes everything else. The sessions of the scored partition reach the job as label-free
+:class:`~benchbox.corpus.session.Session` objects: the protocol step needs only the fit and select labels, so
+no process that runs a plugin ever holds the labels it is scored on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import resource
+import time
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+from benchbox import atomic
+from benchbox.corpus.session import strip_labels
+from benchbox.errors import BenchboxError
+from benchbox.record import CandidateRecord, RunFolder, UnitStatus, frame_table
+from benchbox.specs import ModelSpec
+from benchbox.suites.suite import Partitions, ProtocolSettings
+from benchbox.units import UnitFailure, UnitInputs, run_unit
+
+__all__ = ["UnitJob", "run_job", "without_scored_labels", "STAGE_FILE"]
+
+#: Written into the unit folder as a unit enters each stage, so that a process that dies without a word
+#: (``os._exit``, a signal, the memory limit) can still be reported with the stage it was in.
+STAGE_FILE = "stage.txt"
+
+
+def without_scored_labels(partitions: Partitions) -> Partitions:
+    """``partitions`` with the scored (test) sessions as label-free sessions."""
+    return dataclasses.replace(partitions, test=strip_labels(partitions.test))
+
+
+@dataclasses.dataclass(frozen=True)
+class UnitJob:
+    """One unit of a run, as a process receives it."""
+
+    spec: ModelSpec
+    seed: int
+    run_dir: Path
+    inputs: UnitInputs
+    settings: ProtocolSettings
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return self.spec.name, self.seed
+
+
+class _FolderCandidates:
+    """The candidate store of one unit in the run folder (``units/<model>/seed-<s>/delay-<d>.*``)."""
+
+    def __init__(self, folder: RunFolder, model: str, seed: int) -> None:
+        self.folder, self.model, self.seed = folder, model, seed
+
+    def load(self, delay_frames: int, session_ids: list[str]):
+        return self.folder.read_candidate(self.model, self.seed, delay_frames, session_ids)
+
+    def save(self, delay_frames: int, predictions: dict[str, np.ndarray], record: CandidateRecord) -> None:
+        self.folder.write_candidate(self.model, self.seed, delay_frames, predictions, record)
+
+    def scratch_dir(self, delay_frames: int) -> Path:
+        return self.folder.scratch_dir(self.model, self.seed, delay_frames)
+
+
+def _upstream_predictions(folder: RunFolder, spec: ModelSpec, seed: int,
+                          targets: tuple[str, ...]) -> dict[str, dict[str, np.ndarray]]:
+    upstream = {}
+    for required in spec.requires:
+        if not folder.is_done(required, seed):
+            raise BenchboxError(f"Model {spec.name!r} combines {required!r}, which has no finished predictions "
+                                f"for seed {seed} (see its status in {folder.unit_dir(required, seed)}).")
+        table = folder.read_predictions(required, seed, targets)
+        upstream[required] = {sid: part[list(targets)].to_numpy(dtype=np.float64)
+                              for sid, part in table.groupby("session", sort=False)}
+    return upstream
+
+
+def _process_figures(started: float) -> dict[str, float]:
+    """Wall time, CPU time and peak resident memory of this process (the unit's own, when it runs alone in
+    its process; ``ru_maxrss`` is in KiB on Linux)."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return {"wall_s": round(time.perf_counter() - started, 3), "cpu_user_s": round(usage.ru_utime, 3),
+            "cpu_system_s": round(usage.ru_stime, 3), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+            "pid": os.getpid()}
+
+
+def run_job(job: UnitJob, *, measure_process: bool = False) -> str | None:
+    """Run one unit into its run folder; None on success, else the error message (also in its status).
+
+    ``measure_process``: record this process's figures (peak memory, CPU time) in the status; true in a
+    process of its own, where they are the unit's.
+    """
+    started = time.perf_counter()
+    folder = RunFolder(job.run_dir)
+    name, seed = job.key
+    unit_dir = folder.unit_dir(name, seed)
+    unit_dir.mkdir(parents=True, exist_ok=True)
+
+    def enter(stage: str) -> None:
+        atomic.write_text(unit_dir / STAGE_FILE, stage)
+
+    try:
+        try:
+            enter("create")
+            upstream = _upstream_predictions(folder, job.spec, seed, job.inputs.targets)
+        except BenchboxError as exc:
+            raise UnitFailure("create", exc) from exc
+        result = run_unit(job.spec, seed, job.inputs, job.settings, upstream=upstream,
+                          store=_FolderCandidates(folder, name, seed), on_stage=enter)
+    except UnitFailure as failure:
+        folder.write_traceback(name, seed, traceback.format_exc())
+        status = UnitStatus.failed(name, seed, stage=failure.stage, error=str(failure))
+        if measure_process:
+            status = dataclasses.replace(status, process=_process_figures(started))
+        folder.write_unit_status(status)
+        return str(failure)
+    partitions = job.inputs.partitions
+    partition_of = {s.id: "select" for s in partitions.select} | {s.id: "test" for s in partitions.test}
+    folder.write_predictions(name, seed, frame_table(partition_of, result.predictions, job.inputs.targets))
+    status = result.status
+    if measure_process:
+        status = dataclasses.replace(status, process=_process_figures(started))
+    folder.write_unit_status(status)
+    return None

@@ -1,0 +1,178 @@
+"""Fault injection: plugins that misbehave (write into labels, look for the scored labels, exit, hang, eat
+memory) fail alone, change nothing for the others, and see no scored labels. The plugins are installed as a
+throwaway package, like a user's, so that each unit's own process loads them from the registry."""
+
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from benchbox.cli import main
+from benchbox.record import RunFolder
+
+FAULTS_SOURCE = '''
+import gc
+import os
+import time
+
+import numpy as np
+
+
+class _Base:
+    modalities = frozenset()
+
+    def fit(self, train, select, ctx):
+        self.mean_ = np.concatenate([s.labels for s in train]).mean(axis=0)
+
+    def predict(self, sessions, ctx):
+        return {s.id: np.tile(self.mean_, (s.num_frames, 1)) for s in sessions}
+
+
+class WritesLabels(_Base):
+    """Writes into the labels it is given (must fail alone and change nothing for the models after it)."""
+
+    name = "fault-writes-labels"
+
+    def fit(self, train, select, ctx):
+        for session in (*train, *select):
+            session.labels[:] = 9.0
+        super().fit(train, select, ctx)
+
+
+class LooksForLabels(_Base):
+    """Looks for the scored sessions' labels (through the garbage collector, the call stack and the run
+    folder) and predicts them exactly if it finds any."""
+
+    name = "fault-looks-for-labels"
+
+    def predict(self, sessions, ctx):
+        wanted = {s.id for s in sessions}
+        found = {}
+        for obj in gc.get_objects():
+            try:
+                labels, sid = getattr(obj, "labels", None), getattr(obj, "id", None)
+            except Exception:  # some foreign objects raise on attribute access
+                continue
+            if isinstance(sid, str) and sid in wanted and isinstance(labels, np.ndarray) and labels.size:
+                found[sid] = np.array(labels)
+        run_dir = ctx.scratch_dir
+        while run_dir != run_dir.parent and not (run_dir / "run.json").exists():
+            run_dir = run_dir.parent
+        self.gold_file_seen_ = (run_dir / "gold.parquet").exists()
+        if self.gold_file_seen_:
+            import pandas as pd
+
+            gold = pd.read_parquet(run_dir / "gold.parquet")
+            for sid, part in gold.groupby("session"):
+                found.setdefault(sid, part[list(ctx.targets)].to_numpy())
+        out = super().predict(sessions, ctx)
+        return {sid: found.get(sid, value) for sid, value in out.items()}
+
+
+class Exits(_Base):
+    """Ends its process without a word while fitting."""
+
+    name = "fault-exits"
+
+    def fit(self, train, select, ctx):
+        os._exit(3)
+
+
+class Hangs(_Base):
+    """Never finishes fitting."""
+
+    name = "fault-hangs"
+
+    def fit(self, train, select, ctx):
+        time.sleep(3600)
+
+
+class EatsMemory(_Base):
+    """Asks for 50 GB."""
+
+    name = "fault-eats-memory"
+
+    def fit(self, train, select, ctx):
+        self.block_ = np.ones(50 * 1024**3 // 8)
+'''
+
+PYPROJECT = '''
+[build-system]
+requires = ["setuptools>=70"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "throwaway-faults"
+version = "0.0.1"
+
+[project.entry-points."benchbox.models"]
+fault-writes-labels = "throwaway_faults:WritesLabels"
+fault-looks-for-labels = "throwaway_faults:LooksForLabels"
+fault-exits = "throwaway_faults:Exits"
+fault-hangs = "throwaway_faults:Hangs"
+fault-eats-memory = "throwaway_faults:EatsMemory"
+'''
+
+
+@pytest.fixture(scope="module")
+def faults_site(tmp_path_factory):
+    source = tmp_path_factory.mktemp("faults-src")
+    (source / "pyproject.toml").write_text(PYPROJECT)
+    (source / "throwaway_faults.py").write_text(textwrap.dedent(FAULTS_SOURCE))
+    site = tmp_path_factory.mktemp("faults-site")
+    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--target", str(site), str(source)], check=True)
+    return site
+
+
+@pytest.fixture
+def with_faults(faults_site, monkeypatch):
+    monkeypatch.syspath_prepend(str(faults_site))
+    return faults_site
+
+
+def _run(corpus, out, models, *extra):
+    return main(["run", "--data-root", str(corpus), "--out", str(out), "--no-progress", "--models", models, *extra])
+
+
+def _global_scores(out, model):
+    scores = RunFolder(out).scores(partition="test", scope="global")
+    return scores[scores["model"] == model].sort_values(["target", "metric"])["value"].tolist()
+
+
+def test_a_plugin_cannot_change_the_labels_others_learn_from(with_faults, foreign_corpus, tmp_path):
+    assert _run(foreign_corpus, tmp_path / "clean", "mean") == 0
+    assert _run(foreign_corpus, tmp_path / "mixed", "fault-writes-labels,mean") == 1
+    status = RunFolder(tmp_path / "mixed").unit_status("fault-writes-labels", 0)
+    assert status.status == "failed" and "ValueError during fit" in status.error and "read-only" in status.error
+    np.testing.assert_array_equal(_global_scores(tmp_path / "mixed", "mean"),
+                                  _global_scores(tmp_path / "clean", "mean"))
+
+
+def test_the_scored_labels_are_out_of_reach_of_predict(with_faults, foreign_corpus, tmp_path):
+    assert _run(foreign_corpus, tmp_path / "run", "fault-looks-for-labels,mean") == 0
+    # nothing found (no labels of the scored sessions in its process, no gold.parquet yet): it predicts the
+    # training mean, exactly as mean does
+    np.testing.assert_array_equal(_global_scores(tmp_path / "run", "fault-looks-for-labels"),
+                                  _global_scores(tmp_path / "run", "mean"))
+
+
+def test_a_unit_that_exits_hangs_or_eats_memory_fails_alone(with_faults, foreign_corpus, tmp_path):
+    out = tmp_path / "run"
+    code = _run(foreign_corpus, out, "fault-exits,fault-hangs,fault-eats-memory,mean", "--unit-timeout", "20",
+                "--unit-memory-gb", "4", "--jobs", "2")
+    assert code == 1
+    folder = RunFolder(out)
+    exits = folder.unit_status("fault-exits", 0)
+    assert exits.error == "The unit's process exited with code 3 during fit (annotation delay 0 s)."
+    assert exits.process == {"exit_code": 3}
+    hangs = folder.unit_status("fault-hangs", 0)
+    assert hangs.error.startswith("The unit's process timed out after 20 s (--unit-timeout) during fit")
+    memory = folder.unit_status("fault-eats-memory", 0)
+    assert memory.status == "failed" and "MemoryError" in memory.error
+    assert folder.is_done("mean", 0) and folder.unit_status("mean", 0).process["peak_rss_mb"] > 0
+    # rerunning the same command retries the failed units (and only those)
+    assert _run(foreign_corpus, out, "fault-exits,mean", "--jobs", "1") == 1
+    assert folder.unit_status("mean", 0).done
