@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import re
 import shlex
 import sys
 import tomllib
@@ -31,6 +32,7 @@ def _bounded(kind: type, description: str, accept):
 
 
 _positive_int = _bounded(int, "a positive integer", lambda v: v >= 1)
+_device = _bounded(str, "cpu, cuda or cuda:N", lambda v: re.fullmatch(r"cpu|cuda(:\d+)?", v) is not None)
 _non_negative_int = _bounded(int, "an integer >= 0", lambda v: v >= 0)
 _positive_float = _bounded(float, "a positive number", lambda v: v > 0)
 _probability = _bounded(float, "a number in (0, 1)", lambda v: 0 < v < 1)
@@ -52,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seeds", type=_positive_int, help="number of seeds per model (0..N-1)")
     run.add_argument("--out", help="run folder (default: benchbox-runs/<suite>-<partition>-<fingerprint>); "
                                    "an existing one is resumed")
-    run.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N")
+    run.add_argument("--device", default="cpu", type=_device, help="cpu, cuda or cuda:N")
     run.add_argument("--partition", dest="test_split",
                      help="split to score on instead of the suite's (e.g. test, where your package has labels)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -134,13 +136,19 @@ def parse_model_options(items: Sequence[str]) -> dict[str, dict[str, Any]]:
 def _cmd_run(args) -> int:
     from benchbox.corpus.avec2016 import load_corpus
     from benchbox.corpus.default import embedded_corpus_root, ensure_embedded_corpus, resolve_data_root
+    from benchbox.errors import BenchboxError
     from benchbox.runner import RunConfig, run_suite
     from benchbox.suites import load_suite
 
     suite = load_suite(args.suite)
     if args.option:
         suite = suite.with_model_options(parse_model_options(args.option))
-    requested = [m.strip() for m in args.models.split(",") if m.strip()] if args.models else None
+    requested = None
+    if args.models is not None:
+        requested = [m.strip() for m in args.models.split(",") if m.strip()]
+        if not requested:
+            raise BenchboxError(f"--models {args.models!r} names no model; give comma-separated names "
+                                f"(benchbox models lists them), or leave --models out to run the suite's default.")
     root, notice = resolve_data_root(args.data_root)
     print(notice, file=sys.stderr)
     if root == embedded_corpus_root():
@@ -210,14 +218,22 @@ def _cmd_data_check(args) -> int:
 
 
 def _cmd_models(args) -> int:
-    from benchbox.registry import model_info, model_names
+    from benchbox.errors import RegistryError
+    from benchbox.registry import model_entry_points, model_info, model_names, refused_model_names
 
-    rows = [model_info(name) for name in model_names()]
-    if not rows:
+    table = [("name", "modalities", "package", "description")]
+    for name in model_names():
+        try:
+            info = model_info(name)
+        except RegistryError as exc:  # a broken plugin is listed, not fatal
+            ep = model_entry_points()[name]
+            table.append((name, "?", ep.dist.name if ep.dist else "?", f"BROKEN: {exc}"))
+            continue
+        table.append((info.name, "+".join(info.modalities) or "-", info.package, info.description))
+    table += [(name, "?", "?", f"REFUSED: {problem}") for name, problem in refused_model_names().items()]
+    if len(table) == 1:
         print("No model plugins installed.")
         return 0
-    header = ("name", "modalities", "package", "description")
-    table = [header] + [(r.name, "+".join(r.modalities) or "-", r.package, r.description) for r in rows]
     widths = [max(len(row[i]) for row in table) for i in range(3)]
     for row in table:
         print("  ".join(cell.ljust(widths[i]) if i < 3 else cell for i, cell in enumerate(row)))

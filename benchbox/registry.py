@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import inspect
+import re
 from collections.abc import Mapping
 from importlib.metadata import EntryPoint, entry_points
 from typing import Any
@@ -16,7 +17,8 @@ from typing import Any
 from benchbox.errors import RegistryError
 from benchbox.plugin import MODALITIES
 
-__all__ = ["MODEL_GROUP", "ModelInfo", "model_entry_points", "model_names", "model_info", "factory_info",
+__all__ = ["MODEL_GROUP", "MODEL_NAME_PATTERN", "ModelInfo", "model_entry_points", "model_names", "model_info",
+           "refused_model_names", "factory_info",
            "create_model", "build_model", "load_entry_point", "did_you_mean", "validate_model"]
 
 MODEL_GROUP = "benchbox.models"
@@ -53,9 +55,28 @@ def _package(ep: EntryPoint) -> str:
     return ep.dist.name if ep.dist is not None else "?"
 
 
+#: A model name is used in paths (``predictions/<model>/``) and on the command line: lower-case letters,
+#: digits, ``.``, ``_`` and ``-``, starting with a letter or digit.
+MODEL_NAME_PATTERN = re.compile(r"[a-z0-9][a-z0-9._-]*\Z")
+
+
+def _name_problem(ep: EntryPoint) -> str | None:
+    if MODEL_NAME_PATTERN.match(ep.name) and len(ep.name) <= 100:
+        return None
+    return (f"The model name {ep.name!r} (entry point {ep.value}, package {_package(ep)}) is not allowed: names "
+            f"are lower-case letters, digits, '.', '_' and '-', starting with a letter or digit, at most 100 "
+            f"characters (they become folder names). Rename the entry point.")
+
+
 def model_entry_points() -> dict[str, EntryPoint]:
-    """Entry points of every installed model plugin, by name."""
-    return _group(MODEL_GROUP)
+    """Entry points of every installed model plugin with an allowed name, by name."""
+    return {name: ep for name, ep in _group(MODEL_GROUP).items() if _name_problem(ep) is None}
+
+
+def refused_model_names() -> dict[str, str]:
+    """Installed model entry points whose name is not allowed, with the reason (``benchbox models`` lists
+    them; they cannot be run)."""
+    return {name: problem for name, ep in _group(MODEL_GROUP).items() if (problem := _name_problem(ep))}
 
 
 def model_names() -> list[str]:
@@ -71,6 +92,8 @@ def did_you_mean(name: str, choices: list[str]) -> str:
 def load_entry_point(group: str, name: str):
     """Load ``name`` from an entry-point group, with "did you mean" for unknown names."""
     eps = _group(group)
+    if group == MODEL_GROUP and name in eps and (problem := _name_problem(eps[name])):
+        raise RegistryError(problem)
     if name not in eps:
         kind = "model" if group == MODEL_GROUP else f"plugin of {group!r}"
         raise RegistryError(f"Unknown {kind} {name!r}.{did_you_mean(name, list(eps))}")

@@ -16,12 +16,13 @@ Example:
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from benchbox.errors import BenchboxError
+from benchbox.errors import BenchboxError, RegistryError
 from benchbox.registry import (
     MODEL_GROUP,
     ModelInfo,
@@ -33,6 +34,8 @@ from benchbox.registry import (
     model_names,
 )
 from benchbox.suites import Suite
+
+log = logging.getLogger("benchbox")
 
 __all__ = ["ModelSpec", "ResolvedModels", "resolve_run_models", "spec_for_factory", "environment_options",
            "with_environment_options", "order_by_requires"]
@@ -115,12 +118,28 @@ def with_environment_options(suite: Suite) -> Suite:
     which models a command names (``--models e2e-audio`` resumes the folder of the full run)."""
     suite_after = suite
     for name in model_names():
-        factory = load_entry_point(MODEL_GROUP, name)
+        try:
+            factory = load_entry_point(MODEL_GROUP, name)
+        except RegistryError:  # a broken plugin takes no options; it fails if a run asks for it
+            continue
         extra = environment_options(factory, suite_after.options_for(name))
         for option, value in extra.items():
             source = f"${_variables(factory)[option]}"
             suite_after = suite_after.with_model_options({name: {option: value}}, source=source)
     return suite_after
+
+
+def _importable(names: Sequence[str]) -> list[str]:
+    """``names`` without the plugins that fail to import (each logged): "all models" means all that work."""
+    usable = []
+    for name in names:
+        try:
+            model_info(name)
+        except RegistryError as exc:
+            log.warning("model %s is left out of this run: %s", name, exc)
+            continue
+        usable.append(name)
+    return usable
 
 
 def order_by_requires(requested: Sequence[str], requires_of: Callable[[str], Sequence[str]],
@@ -157,7 +176,7 @@ def resolve_run_models(suite: Suite, requested: Sequence[str] | None = None) -> 
     available = model_names()
     if not requested:
         default = suite.default_models
-        requested = available if default == "all" else list(default)
+        requested = _importable(available) if default == "all" else list(default)
     unknown = [name for name in requested if name not in available]
     if unknown:
         raise BenchboxError(f"Unknown model {unknown[0]!r}.{did_you_mean(unknown[0], available)}")

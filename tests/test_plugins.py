@@ -111,6 +111,8 @@ throwaway-fusion = "throwaway_plugin:EnergyFusion"
 throwaway-fusion-broken = "throwaway_plugin:BrokenFusion"
 throwaway-after = "throwaway_plugin:AfterEnergy"
 throwaway-after-own = "throwaway_plugin:AfterEnergyOwnProtocol"
+throwaway-broken = "throwaway_plugin_missing:Nothing"
+"Throwaway.Bad" = "throwaway_plugin:AudioEnergy"
 '''
 
 
@@ -290,3 +292,28 @@ def test_run_options_on_the_command_line_are_checked_before_the_run_and_recorded
     code = main(["run", "--data-root", str(corpus), "--models", "e2e-audio", "--out", str(out), "--no-progress",
                  "--option", "e2e-audio.preset=smoke", "--option", "e2e-audio.max_epochs=2"])
     assert code != 0  # the folder holds a run with other options: not resumed as if it were this one
+
+
+def test_a_broken_plugin_is_listed_and_fatal_only_to_a_run_that_asks_for_it(with_plugin, foreign_corpus, tmp_path,
+                                                                          capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"throwaway-broken .*BROKEN: Plugin 'throwaway-broken' \(throwaway_plugin_missing:Nothing, "
+                     r"package throwaway-plugin\) failed to import: ModuleNotFoundError", out)
+    assert re.search(r"Throwaway.Bad .*REFUSED: The model name 'Throwaway.Bad' \(entry point "
+                     r"throwaway_plugin:AudioEnergy, package throwaway-plugin\) is not allowed", out)
+    assert "Throwaway.Bad" not in model_names()
+    assert main(["run", "--data-root", str(foreign_corpus), "--models", "mean", "--out", str(tmp_path / "ok"),
+                 "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["run", "--data-root", str(foreign_corpus), "--models", "throwaway-broken", "--out",
+                 str(tmp_path / "broken"), "--no-progress"]) == 2
+    assert "Plugin 'throwaway-broken'" in capsys.readouterr().err and not (tmp_path / "broken").exists()
+
+
+def test_models_and_device_arguments_are_checked(foreign_corpus, tmp_path, capsys):
+    assert main(["run", "--data-root", str(foreign_corpus), "--models", ",", "--out", str(tmp_path / "r")]) == 2
+    assert "--models ',' names no model" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exited:
+        main(["run", "--device", "tpu:9"])
+    assert exited.value.code == 2 and "expected cpu, cuda or cuda:N, got 'tpu:9'" in capsys.readouterr().err
