@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="split to score on instead of the suite's (e.g. test, where your package has labels)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.add_argument("--jobs", type=_positive_int, default=None,
-                     help="units at a time, each in a process of its own (default: the cores available)")
+                     help="units at a time, each in a process of its own with its share of the cores (default 1)")
     run.add_argument("--unit-timeout", type=_positive_float, default=None, metavar="SECONDS",
                      help="end a unit that runs longer than this (it is marked failed; the run goes on)")
     run.add_argument("--unit-memory-gb", type=_positive_float, default=None, metavar="GB",

@@ -83,20 +83,20 @@ def _upstream_predictions(folder: RunFolder, spec: ModelSpec, seed: int,
     return upstream
 
 
-def _process_figures(started: float) -> dict[str, float]:
+def _process_figures(started: float, threads: int | None) -> dict[str, float | int | None]:
     """Wall time, CPU time and peak resident memory of this process (the unit's own, when it runs alone in
     its process; ``ru_maxrss`` is in KiB on Linux)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return {"wall_s": round(time.perf_counter() - started, 3), "cpu_user_s": round(usage.ru_utime, 3),
             "cpu_system_s": round(usage.ru_stime, 3), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
-            "pid": os.getpid()}
+            "pid": os.getpid(), "threads": threads}
 
 
-def run_job(job: UnitJob, *, measure_process: bool = False) -> str | None:
+def run_job(job: UnitJob, *, measure_process: bool = False, threads: int | None = None) -> str | None:
     """Run one unit into its run folder; None on success, else the error message (also in its status).
 
-    ``measure_process``: record this process's figures (peak memory, CPU time) in the status; true in a
-    process of its own, where they are the unit's.
+    ``measure_process``: record this process's figures (peak memory, CPU time, and ``threads``, the torch
+    and BLAS threads it was given) in the status; true in a process of its own, where they are the unit's.
     """
     started = time.perf_counter()
     folder = RunFolder(job.run_dir)
@@ -119,7 +119,7 @@ def run_job(job: UnitJob, *, measure_process: bool = False) -> str | None:
         folder.write_traceback(name, seed, traceback.format_exc())
         status = UnitStatus.failed(name, seed, stage=failure.stage, error=str(failure))
         if measure_process:
-            status = dataclasses.replace(status, process=_process_figures(started))
+            status = dataclasses.replace(status, process=_process_figures(started, threads))
         folder.write_unit_status(status)
         return str(failure)
     partitions = job.inputs.partitions
@@ -127,6 +127,6 @@ def run_job(job: UnitJob, *, measure_process: bool = False) -> str | None:
     folder.write_predictions(name, seed, frame_table(partition_of, result.predictions, job.inputs.targets))
     status = result.status
     if measure_process:
-        status = dataclasses.replace(status, process=_process_figures(started))
+        status = dataclasses.replace(status, process=_process_figures(started, threads))
     folder.write_unit_status(status)
     return None

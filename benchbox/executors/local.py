@@ -6,7 +6,11 @@ the driver's objects, and cannot end the run: a unit whose process exits without
 signal, the memory limit) is recorded as failed with its exit code or signal and the stage it was in; a unit
 that runs past ``unit_timeout_s`` is killed and recorded as timed out; the other units go on. A unit starts
 once the units it requires (same seed) have ended. Torch and BLAS threads of a unit follow its share of the
-cores (``cores // jobs``), so that parallel units do not oversubscribe the machine.
+cores (``cores // jobs``), so that parallel units do not oversubscribe the machine; the count is recorded in
+each unit's status (``process.threads``). Training the end-to-end models on the CPU is not bit-reproducible
+across thread counts (the default run's e2e scores moved by up to 0.46 CCC on one session between 2 threads
+and 1), so their results with ``--jobs 2`` on 2 cores differ from ``--jobs 1``; every other built-in model
+gives identical scores.
 """
 
 from __future__ import annotations
@@ -65,14 +69,15 @@ def _unit_process(job: UnitJob, threads: int, memory_limit_mb: int | None) -> No
         torch = None
     if torch is not None:
         torch.set_num_threads(threads)
-    run_job(job, measure_process=True)
+    run_job(job, measure_process=True, threads=threads)
 
 
 class LocalExecutor:
     """Run unit jobs in child processes on this machine.
 
     Args:
-        jobs: units at a time (default: the cores available).
+        jobs: units at a time (default 1: on 2 cores the default run was not faster with 2, and the
+            end-to-end models' results depend on the torch thread count, see the module docstring).
         unit_timeout_s: wall-clock limit of one unit (None: no limit).
         memory_limit_mb: address-space limit of one unit's process (None: no limit).
         poll_s: how often the driver looks at its children.
@@ -90,7 +95,7 @@ class LocalExecutor:
     def run(self, jobs: Sequence[UnitJob], *,
             on_finish: Callable[[UnitOutcome], None] | None = None) -> list[UnitOutcome]:
         """Run ``jobs`` (in order, a job after the jobs of the models it requires); one outcome per job."""
-        parallel = max(1, self.jobs or available_cores())
+        parallel = max(1, self.jobs or 1)
         threads = max(1, available_cores() // parallel)
         context = multiprocessing.get_context("spawn")
         pending = list(jobs)

@@ -122,8 +122,8 @@ class RunRecord:
 
     def to_json(self) -> dict[str, Any]:
         data = to_jsonable(self)
-        for entry in data["models"]:
-            entry["units"] = {seed: _unit_json(unit) for seed, unit in entry["units"].items()}
+        for entry, model in zip(data["models"], self.models, strict=True):
+            entry["units"] = {str(seed): unit.to_json() for seed, unit in model.units.items()}
         return data
 
     @classmethod
@@ -143,14 +143,6 @@ class RunRecord:
                                                              seed=_seed(seed, source)).to_json()
                                   for seed, unit in units.items()}
         return from_jsonable(cls, data, source=source)
-
-
-def _unit_json(unit: dict[str, Any]) -> dict[str, Any]:
-    """As :meth:`UnitStatus.to_json`: no null fields, and failed or missing statuses without empty ones."""
-    unit = {k: v for k, v in unit.items() if v is not None}
-    if unit.get("status") != "done":
-        unit = {k: v for k, v in unit.items() if v not in ({}, [])}
-    return unit
 
 
 def _seed(text: str, source: str) -> int:
