@@ -176,3 +176,23 @@ def test_a_unit_that_exits_hangs_or_eats_memory_fails_alone(with_faults, foreign
     # rerunning the same command retries the failed units (and only those)
     assert _run(foreign_corpus, out, "fault-exits,mean", "--jobs", "1") == 1
     assert folder.unit_status("mean", 0).done
+
+
+def test_corrupt_artefacts_are_set_aside_and_recomputed(foreign_corpus, tmp_path, caplog):
+    out = tmp_path / "run"
+    assert _run(foreign_corpus, out, "mean") == 0
+    folder = RunFolder(out)
+    clean = _global_scores(out, "mean")
+    predictions, status = folder.predictions_path("mean", 0), folder.status_path("mean", 0)
+    predictions.write_bytes(predictions.read_bytes()[:100])  # truncated
+    assert not folder.is_done("mean", 0) and predictions.with_name("seed-0.parquet.corrupt").exists()
+    assert "does not read back" in caplog.text
+    assert _run(foreign_corpus, out, "mean") == 0  # recomputed, from the stored delay candidates
+    np.testing.assert_array_equal(_global_scores(out, "mean"), clean)
+    status.write_text(status.read_text()[:40])  # a half-written status
+    candidate = folder.unit_dir("mean", 0) / "delay-0.npz"
+    candidate.write_bytes(candidate.read_bytes()[:50])  # and a damaged delay candidate
+    assert _run(foreign_corpus, out, "mean") == 0
+    assert folder.unit_status("mean", 0).done and (folder.unit_dir("mean", 0) / "status.json.corrupt").exists()
+    assert (folder.unit_dir("mean", 0) / "delay-0.npz.corrupt").exists()
+    np.testing.assert_array_equal(_global_scores(out, "mean"), clean)

@@ -17,6 +17,9 @@ RUN/report.html
 from __future__ import annotations
 
 import json
+import logging
+import os
+import zipfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -31,7 +34,13 @@ from benchbox.record.run import RunRecord
 from benchbox.record.stats import StatsRecord
 from benchbox.record.unit import CandidateRecord, UnitStatus
 
-__all__ = ["RunFolder", "KEY_COLUMNS", "frame_table"]
+__all__ = ["RunFolder", "KEY_COLUMNS", "frame_table", "CorruptFileError"]
+
+log = logging.getLogger("benchbox")
+
+
+class CorruptFileError(RecordFormatError):
+    """A run-folder file that does not read back (truncated, half-written, damaged)."""
 
 #: Columns that identify a frame in ``gold.parquet`` and the predictions.
 KEY_COLUMNS = ("partition", "session", "frame")
@@ -96,7 +105,17 @@ class RunFolder:
         except FileNotFoundError:
             raise BenchboxError(f"{path} does not exist; is {self.root} a benchbox run folder?") from None
         except ValueError as exc:
-            raise RecordFormatError(f"{path}: not valid JSON ({exc}).") from exc
+            raise CorruptFileError(f"{path}: not valid JSON ({exc}).") from exc
+
+    def _set_aside(self, path: Path, reason: str) -> None:
+        """Rename an artefact that does not read back to ``<name>.corrupt`` (so it is recomputed, and kept to
+        look at), with a warning that names it."""
+        target = path.with_name(path.name + ".corrupt")
+        try:
+            os.replace(path, target)
+        except FileNotFoundError:
+            return
+        log.warning("%s does not read back (%s); set aside as %s and computed again", path, reason, target.name)
 
     def exists(self) -> bool:
         """Whether the folder holds a run (its ``run.json``)."""
@@ -113,7 +132,12 @@ class RunFolder:
         path = self.status_path(model, seed)
         if not path.exists():
             return None
-        return UnitStatus.from_json(self._load_json(path), source=str(path), model=model, seed=seed)
+        try:
+            data = self._load_json(path)
+        except CorruptFileError as exc:  # a half-written or damaged status: the unit is run again
+            self._set_aside(path, str(exc))
+            return None
+        return UnitStatus.from_json(data, source=str(path), model=model, seed=seed)
 
     def write_unit_status(self, status: UnitStatus) -> None:
         atomic.write_json(self.status_path(status.model, status.seed), status.to_json())
@@ -122,8 +146,20 @@ class RunFolder:
         atomic.write_text(self.traceback_path(model, seed), text)
 
     def is_done(self, model: str, seed: int) -> bool:
+        """Whether the unit finished and its predictions read back (a damaged predictions file is set aside,
+        so that the unit is run again)."""
         status = self.unit_status(model, seed)
-        return bool(status and status.done and self.predictions_path(model, seed).exists())
+        path = self.predictions_path(model, seed)
+        if not (status and status.done and path.exists()):
+            return False
+        import pyarrow.parquet as pq
+
+        try:
+            pq.read_metadata(path)
+        except (OSError, ValueError) as exc:
+            self._set_aside(path, str(exc))
+            return False
+        return True
 
     def finished_units(self) -> list[tuple[str, int]]:
         """(model, seed) pairs with stored predictions and a 'done' status."""
@@ -153,12 +189,19 @@ class RunFolder:
             return None
         try:
             candidate = CandidateRecord.from_json(self._load_json(record), source=str(record))
-        except RecordFormatError:
+            with np.load(arrays) as data:
+                if not set(session_ids) <= set(data.files):
+                    return None
+                return {sid: data[sid] for sid in session_ids}, candidate
+        except CorruptFileError as exc:
+            reason = str(exc)
+        except RecordFormatError:  # an older candidate format: fitted again
             return None
-        with np.load(arrays) as data:
-            if not set(session_ids) <= set(data.files):
-                return None
-            return {sid: data[sid] for sid in session_ids}, candidate
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            reason = f"{arrays}: {exc}"
+        for path in (arrays, record):
+            self._set_aside(path, reason)
+        return None
 
     def write_candidate(self, model: str, seed: int, delay_frames: int, predictions: Mapping[str, np.ndarray],
                         record: CandidateRecord) -> None:
