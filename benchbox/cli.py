@@ -251,7 +251,9 @@ def _cmd_suites(args) -> int:
 
 def _cmd_report(args) -> int:
     from benchbox.report_hooks import write_reports
+    from benchbox.runner import score_run
 
+    score_run(args.run_dir)  # scores are derived from the stored predictions, never trusted
     path = write_reports(Path(args.run_dir))
     print(f"report: {path}")
     return 0

@@ -38,7 +38,7 @@ from benchbox.specs import ModelSpec, resolve_run_models
 from benchbox.suites import Suite
 from benchbox.units import UnitInputs
 
-__all__ = ["RunConfig", "RunSummary", "run_suite", "default_run_dir", "finish_run"]
+__all__ = ["RunConfig", "RunSummary", "run_suite", "default_run_dir", "finish_run", "score_run"]
 
 log = logging.getLogger("benchbox")
 
@@ -121,17 +121,22 @@ def _check_existing(folder: RunFolder, fingerprint: str, test_split: str, suite:
     )
 
 
-def _write_scores(folder: RunFolder, config: RunConfig, gold: pd.DataFrame, record: RunRecord) -> None:
-    """Scores of every finished unit the run record lists (this command's and earlier ones' in this folder)."""
-    targets = config.suite.targets
-    listed = {(entry.name, seed) for entry in record.models for seed in entry.units}
-    tables = [
-        score_table(gold, folder.read_predictions(model, seed, targets), model=model, seed=seed,
-                    targets=targets, metrics=config.suite.metrics)
-        for model, seed in folder.finished_units()
-        if (model, seed) in listed
-    ]
-    folder.write_scores(pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=SCORE_COLUMNS))
+def score_run(run_dir: str | Path) -> pd.DataFrame:
+    """Rebuild ``scores.csv`` from the stored gold standard and predictions of every finished unit the run
+    record lists, and return it. Scores are derived, never trusted: a truncated or stale ``scores.csv`` is
+    replaced, and a unit whose predictions are gone or do not read back is left out."""
+    folder = RunFolder(run_dir)
+    run = folder.read_run()
+    targets = tuple(run.targets)
+    metrics = tuple(run.suite.definition.get("scoring", {}).get("metrics", ("ccc", "pearson", "rmse")))
+    gold = folder.read_gold(targets)
+    listed = {(entry.name, seed) for entry in run.models for seed in entry.units}
+    tables = [score_table(gold, folder.read_predictions(model, seed, targets), model=model, seed=seed,
+                          targets=targets, metrics=metrics)
+              for model, seed in folder.finished_units() if (model, seed) in listed]
+    scores = pd.concat(tables, ignore_index=True) if tables else pd.DataFrame(columns=SCORE_COLUMNS)
+    folder.write_scores(scores)
+    return scores
 
 
 def _run_record(config: RunConfig, partitions, fingerprint: str, units: dict[str, dict[int, UnitStatus]],
@@ -238,7 +243,6 @@ def run_suite(config: RunConfig) -> RunSummary:
         statuses.setdefault(spec.name, {})[seed] = status
     record = _run_record(config, partitions, fingerprint, statuses, previous)
     folder.write_run(record)
-    _write_scores(folder, config, gold, record)
     report = finish_run(folder.root)
     return RunSummary(folder.root, done, skipped, failed, report, refresh_leaderboard(folder.root.parent))
 
@@ -264,5 +268,6 @@ def finish_run(run_dir: Path, *, alpha: float = 0.05, resamples: int = 9_999) ->
     from benchbox.report_hooks import write_reports
     from benchbox.stats import write_run_stats
 
+    score_run(run_dir)
     write_run_stats(run_dir, alpha=alpha, resamples=resamples)
     return write_reports(Path(run_dir))

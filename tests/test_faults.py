@@ -196,3 +196,17 @@ def test_corrupt_artefacts_are_set_aside_and_recomputed(foreign_corpus, tmp_path
     assert folder.unit_status("mean", 0).done and (folder.unit_dir("mean", 0) / "status.json.corrupt").exists()
     assert (folder.unit_dir("mean", 0) / "delay-0.npz.corrupt").exists()
     np.testing.assert_array_equal(_global_scores(out, "mean"), clean)
+
+
+def test_stats_and_report_derive_the_scores_from_the_predictions(foreign_corpus, tmp_path):
+    out = tmp_path / "run"
+    assert _run(foreign_corpus, out, "mean,egemaps-ridge") == 0
+    folder = RunFolder(out)
+    clean = folder.scores_path.read_bytes()
+    folder.scores_path.write_bytes(clean[: len(clean) // 3])  # truncated: a model's rows are missing
+    assert main(["report", str(out)]) == 0
+    assert folder.scores_path.read_bytes() == clean
+    folder.predictions_path("egemaps-ridge", 0).unlink()  # a model whose predictions are gone
+    assert main(["stats", str(out), "--resamples", "99"]) == 0
+    assert set(folder.scores()["model"]) == {"mean"}
+    assert "egemaps-ridge" not in folder.leaderboard()["model"].tolist()
