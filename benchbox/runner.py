@@ -7,9 +7,12 @@ the annotation-delay candidates a unit had finished.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
+import os
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -218,14 +221,46 @@ def _run_units(config: RunConfig, folder: RunFolder, inputs: UnitInputs):
     return done, skipped, failed
 
 
+@contextlib.contextmanager
+def _locked(folder: RunFolder):
+    """Hold ``RUN/.lock`` (an exclusive ``flock``, released by the system if the process dies) for the run,
+    so that a second run on the same folder refuses at once instead of doing the same work beside it."""
+    import fcntl
+
+    path = folder.root / ".lock"
+    with open(path, "a+", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "another process"
+            raise BenchboxError(f"{folder.root} is in use by another benchbox run ({holder}). Wait for it to "
+                                f"finish, or give this run another --out folder.") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} on {socket.gethostname()}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
 def run_suite(config: RunConfig) -> RunSummary:
     """Run every (model, seed) unit of ``config`` into ``config.out_dir`` and write scores and report."""
     partitions = config.suite.partitions(config.corpus, test_split=config.test_split)
     fingerprint = config.suite.fingerprint(config.corpus.fingerprint)
     folder = RunFolder(config.out_dir)
+    if folder.root.exists() and not folder.root.is_dir():
+        raise BenchboxError(f"--out {folder.root} is a file; give a folder for the run.")
+    folder.root.mkdir(parents=True, exist_ok=True)
+    with _locked(folder):
+        return _run_locked(config, folder, partitions, fingerprint)
+
+
+def _run_locked(config: RunConfig, folder: RunFolder, partitions, fingerprint: str) -> RunSummary:
     _check_existing(folder, fingerprint, partitions.test_split, config.suite)
     previous = folder.read_run() if folder.exists() else None
-    folder.root.mkdir(parents=True, exist_ok=True)
 
     folder.write_run(_run_record(config, partitions, fingerprint, {}, previous))
     inputs = _unit_inputs(config, without_scored_labels(partitions))  # no unit process gets the scored labels

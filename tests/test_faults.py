@@ -210,3 +210,21 @@ def test_stats_and_report_derive_the_scores_from_the_predictions(foreign_corpus,
     assert main(["stats", str(out), "--resamples", "99"]) == 0
     assert set(folder.scores()["model"]) == {"mean"}
     assert "egemaps-ridge" not in folder.leaderboard()["model"].tolist()
+
+
+def test_a_second_run_on_a_folder_in_use_refuses_and_out_on_a_file_is_an_error(foreign_corpus, tmp_path, capsys):
+    import fcntl
+
+    out = tmp_path / "run"
+    out.mkdir()
+    with open(out / ".lock", "a+") as held:  # another run holds the folder
+        held.write("pid 1 on elsewhere")
+        held.flush()
+        fcntl.flock(held.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        assert _run(foreign_corpus, out, "mean") == 2
+        assert "is in use by another benchbox run (pid 1 on elsewhere)" in capsys.readouterr().err
+    assert _run(foreign_corpus, out, "mean") == 0  # released: the run goes ahead
+    a_file = tmp_path / "file"
+    a_file.write_text("x")
+    assert _run(foreign_corpus, a_file, "mean") == 2
+    assert "is a file; give a folder for the run" in capsys.readouterr().err

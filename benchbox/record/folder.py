@@ -11,6 +11,7 @@ RUN/units/<model>/seed-<s>/scratch/        the model's private folder (checkpoin
 RUN/scores.csv                             tidy scores (benchbox.scoring.SCORE_COLUMNS)
 RUN/stats.json                             StatsRecord
 RUN/report.html
+RUN/.lock                                  held (flock) by the run that is using the folder
 ```
 """
 
