@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import threading
 from collections.abc import Callable, Sequence
@@ -23,6 +24,7 @@ __all__ = ["benchbox_home", "file_sha256", "Cache"]
 
 _HASH_MEMO: dict[tuple[str, int, int], str] = {}
 _HASH_LOCK = threading.Lock()
+log = logging.getLogger("benchbox")
 
 
 def benchbox_home() -> Path:
@@ -102,15 +104,37 @@ class Cache:
         """Return the cached array for this key, computing and storing it on a miss."""
         key = self.key(extractor, version, params, inputs)
         path = self.entry_path(extractor, key, ".npy")
-        if not path.exists():
-            array = np.asarray(compute())
-            atomic.save_npy(path, array)
-            atomic.write_json(
-                path.with_suffix(".json"),
-                {"extractor": extractor, "version": version, "params": params,
-                 "inputs": [str(p) for p in inputs]},
-            )
+        if path.exists():
+            stored = self._read_entry(path, mmap)
+            if stored is not None:
+                return stored
+        array = np.asarray(compute())
+        atomic.save_npy(path, array)
+        atomic.write_json(
+            path.with_suffix(".json"),
+            {"extractor": extractor, "version": version, "params": params,
+             "inputs": [str(p) for p in inputs], "size_bytes": path.stat().st_size},
+        )
         return np.load(path, mmap_mode="r" if mmap else None)
+
+    @staticmethod
+    def _read_entry(path: Path, mmap: bool) -> np.ndarray | None:
+        """A stored entry, checked against the size its sidecar recorded; one that does not read back is
+        renamed ``*.corrupt`` (with a warning that names it) and None returned, so that it is computed again."""
+        try:
+            recorded = json.loads(path.with_suffix(".json").read_text()).get("size_bytes")
+        except (OSError, ValueError, AttributeError):
+            recorded = None
+        try:
+            if recorded is not None and path.stat().st_size != recorded:
+                raise ValueError(f"{path.stat().st_size} bytes, {recorded} recorded when it was written")
+            return np.load(path, mmap_mode="r" if mmap else None)
+        except (OSError, ValueError, EOFError) as exc:
+            target = path.with_name(path.name + ".corrupt")
+            os.replace(path, target)
+            log.warning("cache entry %s does not read back (%s); set aside as %s and computed again", path, exc,
+                        target.name)
+            return None
 
     def contains(self, extractor: str, version: str, params: dict[str, Any], inputs: Sequence[os.PathLike]) -> bool:
         key = self.key(extractor, version, params, inputs)

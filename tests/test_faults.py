@@ -228,3 +228,17 @@ def test_a_second_run_on_a_folder_in_use_refuses_and_out_on_a_file_is_an_error(f
     a_file.write_text("x")
     assert _run(foreign_corpus, a_file, "mean") == 2
     assert "is a file; give a folder for the run" in capsys.readouterr().err
+
+
+def test_a_damaged_cache_entry_is_set_aside_and_computed_again(tmp_path, caplog):
+    from benchbox.cache import Cache
+
+    cache = Cache(tmp_path / "cache")
+    first = cache.array("demo", "1", {"k": 1}, [], lambda: np.arange(1000.0))
+    path = cache.entry_path("demo", cache.key("demo", "1", {"k": 1}, []), ".npy")
+    del first
+    path.write_bytes(path.read_bytes()[:300])  # truncated by a crash or a full disk
+    again = cache.array("demo", "1", {"k": 1}, [], lambda: np.arange(1000.0))
+    np.testing.assert_array_equal(again, np.arange(1000.0))
+    assert f"cache entry {path} does not read back" in caplog.text
+    assert path.with_name(path.name + ".corrupt").exists()
