@@ -259,12 +259,6 @@ def _session_stats(table: BoardTable) -> tuple[dict[int, list], int, list[str]]:
     return by_row, len(sessions), notes
 
 
-def _take(stats, index: np.ndarray):
-    from benchbox.stats._sums import take_systems
-
-    return take_systems(stats, index)
-
-
 def _rank(table: BoardTable, alpha: float) -> None:
     """Fill rank, p against the best and its Holm-adjusted value (see the module docstring)."""
     from benchbox.metrics import SufficientStats

@@ -49,8 +49,7 @@ def board_records(board: Board, site_dir: Path) -> list[dict[str, Any]]:
             })
         for published in table.published:
             records.append({**base, **_published_record(published)})
-    records += [{"table": "published-elsewhere", "suite": row.source and "", **_published_record(row)}
-                for row in board.published_elsewhere]
+    records += [{"table": "published-elsewhere", **_published_record(row)} for row in board.published_elsewhere]
     return records
 
 
