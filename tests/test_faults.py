@@ -242,3 +242,12 @@ def test_a_damaged_cache_entry_is_set_aside_and_computed_again(tmp_path, caplog)
     np.testing.assert_array_equal(again, np.arange(1000.0))
     assert f"cache entry {path} does not read back" in caplog.text
     assert path.with_name(path.name + ".corrupt").exists()
+
+
+def test_report_and_stats_on_a_file_are_clear_errors(tmp_path, capsys):
+    a_file = tmp_path / "notes.txt"
+    a_file.write_text("x")
+    for command in (["report", str(a_file)], ["stats", str(a_file)]):
+        assert main(command) == 2
+        err = capsys.readouterr().err
+        assert f"{a_file} is not a folder; give a benchbox run folder." in err and "Traceback" not in err

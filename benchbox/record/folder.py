@@ -105,6 +105,10 @@ class RunFolder:
             return json.loads(path.read_text(encoding="utf-8"))
         except FileNotFoundError:
             raise BenchboxError(f"{path} does not exist; is {self.root} a benchbox run folder?") from None
+        except NotADirectoryError:
+            raise BenchboxError(f"{self.root} is not a folder; give a benchbox run folder.") from None
+        except OSError as exc:
+            raise BenchboxError(f"{path} cannot be read: {exc.strerror or exc}.") from exc
         except ValueError as exc:
             raise CorruptFileError(f"{path}: not valid JSON ({exc}).") from exc
 
