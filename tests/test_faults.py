@@ -251,3 +251,24 @@ def test_report_and_stats_on_a_file_are_clear_errors(tmp_path, capsys):
         assert main(command) == 2
         err = capsys.readouterr().err
         assert f"{a_file} is not a folder; give a benchbox run folder." in err and "Traceback" not in err
+
+
+def test_odd_corpus_entries_are_named_not_tracebacks(foreign_corpus, tmp_path, capsys):
+    import shutil
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(foreign_corpus, corpus)
+    audio = corpus / "recordings_audio"
+    (audio / "dev_2.wav").unlink()
+    (audio / "dev_2.wav").symlink_to(audio / "missing.wav")  # a link to nothing
+    (audio / "dev_3.wav").symlink_to(audio / "dev_3.wav")  # a link to itself
+    (audio / "train_9.wav").mkdir()  # a folder
+    shutil.copy(audio / "dev_1.wav", audio / "Train_7.WAV")  # split not lower case
+    assert main(["data", "check", str(corpus)]) == 1
+    out = capsys.readouterr().out
+    for name in ("dev_2.wav", "dev_3.wav", "train_9.wav"):
+        assert f"{audio / name}: not a readable file" in out
+    assert f"{audio / 'Train_7.WAV'}: the split of session 'Train_7' is not lower case" in out
+    assert main(["run", "--data-root", str(corpus), "--models", "mean", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "not a readable file" in err and "Traceback" not in err

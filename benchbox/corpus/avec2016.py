@@ -97,10 +97,26 @@ class CorpusScan:
         return self.problems + [p for s in self.sessions for p in s.problems]
 
 
-def _session_ids(folder: Path, suffix: str) -> dict[str, Path]:
+def _session_ids(folder: Path, suffix: str, problems: list[str]) -> dict[str, Path]:
+    """Session files of ``folder`` by id; an entry that is not a readable file (a folder, a link to nothing or
+    to itself) or whose split is not lower case is a problem, named, instead of a crash or a silent drop."""
     if not folder.is_dir():
         return {}
-    return {p.stem: p for p in folder.iterdir() if p.suffix.lower() == suffix and _SESSION_ID.match(p.stem)}
+    found = {}
+    for path in sorted(folder.iterdir()):
+        match = _SESSION_ID.match(path.stem)
+        if path.suffix.lower() != suffix or not match:
+            continue
+        if not path.is_file():
+            problems.append(f"{path}: not a readable file (a folder, or a link to nothing or to itself); "
+                            f"expected the {suffix} file of session {path.stem}.")
+            continue
+        if match["split"] != match["split"].lower():
+            problems.append(f"{path}: the split of session {path.stem!r} is not lower case; AVEC 2016 names are "
+                            f"train_<n>, dev_<n>, test_<n>. Rename the file.")
+            continue
+        found[path.stem] = path
+    return found
 
 
 def _read_label_trace(path: Path, session_id: str, target: str, problems: list[str]) -> np.ndarray | None:
@@ -173,10 +189,10 @@ def scan_corpus(
             f"({AUDIO_DIR}/, {VIDEO_DIR}/, {GOLD_DIR}/<target>/)."
         )
     problems: list[str] = []
-    audio = _session_ids(root / AUDIO_DIR, ".wav")
-    video = _session_ids(root / VIDEO_DIR, ".mp4")
+    audio = _session_ids(root / AUDIO_DIR, ".wav", problems)
+    video = _session_ids(root / VIDEO_DIR, ".mp4", problems)
     has_audio, has_video = (root / AUDIO_DIR).is_dir(), (root / VIDEO_DIR).is_dir()
-    labels = {t: _session_ids(root / GOLD_DIR / t, ".arff") for t in targets}
+    labels = {t: _session_ids(root / GOLD_DIR / t, ".arff", problems) for t in targets}
     for target in targets:
         if not (root / GOLD_DIR / target).is_dir():
             problems.append(f"{root / GOLD_DIR / target}: folder missing; expected one ARFF per session.")
