@@ -272,3 +272,19 @@ def test_odd_corpus_entries_are_named_not_tracebacks(foreign_corpus, tmp_path, c
     assert main(["run", "--data-root", str(corpus), "--models", "mean", "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
     assert "not a readable file" in err and "Traceback" not in err
+
+
+def test_synth_into_a_larger_earlier_synth_leaves_no_stale_sessions(tmp_path):
+    from benchbox.corpus.avec2016 import scan_corpus
+    from benchbox.corpus.synth import synthesize
+    from benchbox.errors import CorpusError
+
+    root = tmp_path / "corpus"
+    synthesize(root, train=3, dev=2, test=0, seconds=2.0, workers=1)
+    synthesize(root, train=2, dev=2, test=0, seconds=2.0, workers=1)
+    assert sorted(s.id for s in scan_corpus(root).sessions) == ["dev_1", "dev_2", "train_1", "train_2"]
+    foreign = tmp_path / "mine"
+    (foreign / "recordings_audio").mkdir(parents=True)
+    (foreign / "recordings_audio" / "train_1.wav").write_bytes(b"RIFF")
+    with pytest.raises(CorpusError, match=r"holds session files that benchbox did not write"):
+        synthesize(foreign, train=2, dev=2, test=0, seconds=2.0, workers=1)

@@ -197,9 +197,18 @@ def synthesize(
             f"The 'out_dir' parameter of synthesize must be a folder. Got {str(root)!r}, a file, instead."
         )
     root.mkdir(parents=True, exist_ok=True)
+    partial = root / PARTIAL_MARKER
+    existing = _session_files(root)
+    if existing and not ((root / SYNTHETIC_MARKER).exists() or partial.exists()):
+        raise CorpusError(f"{root} holds session files that benchbox did not write (e.g. {existing[0]}) and no "
+                          f"{SYNTHETIC_MARKER}; synthesize writes only into an empty folder or one of its own.")
+    write_json(partial, {"generator": GENERATOR_NAME, "note": "synthesis in progress"})
     (root / SYNTHETIC_MARKER).unlink(missing_ok=True)  # incomplete until every session is rewritten
 
     session_ids = [f"{split}_{n}" for split in SPLITS for n in range(1, counts[split] + 1)]
+    for stale in _session_files(root):  # sessions of an earlier, larger synthesis in this folder
+        if stale.stem not in session_ids:
+            stale.unlink()
     jobs = [_SessionJob(str(root), session_id, seed, seconds) for session_id in session_ids]
     if workers == 1 or len(jobs) == 1:
         for job in jobs:
@@ -226,6 +235,7 @@ def synthesize(
                 _report(progress, session_id)
 
     width, height = FRAME_SIZE
+    partial.unlink(missing_ok=True)
     write_json(root / SYNTHETIC_MARKER, {
         "generator": GENERATOR_NAME,
         "version": GENERATOR_VERSION,
@@ -245,6 +255,20 @@ def synthesize(
         "note": "Synthetic data written by benchbox; scores on it are not RECOLA results.",
     })
     return root
+
+
+#: Written while a synthesis is in progress: a folder with it (or the final marker) is benchbox's own.
+PARTIAL_MARKER = "BENCHBOX_SYNTHETIC.partial.json"
+_SESSION_FOLDERS = ("recordings_audio", "recordings_video", "ratings_gold_standard", "ratings_individual")
+
+
+def _session_files(root: Path) -> list[Path]:
+    """Files of the corpus layout below ``root`` that are named like a session (``<split>_<n>.<ext>``)."""
+    import re
+
+    pattern = re.compile(r"^[A-Za-z]+_\d+$")
+    return sorted(path for folder in _SESSION_FOLDERS if (root / folder).is_dir()
+                  for path in (root / folder).rglob("*") if path.is_file() and pattern.match(path.stem))
 
 
 def _run_with_note(job: _SessionJob) -> str:
