@@ -180,12 +180,9 @@ def _run_record(config: RunConfig, partitions, fingerprint: str, units: dict[str
 
 
 def _unit_inputs(config: RunConfig, partitions) -> UnitInputs:
-    corpus = config.corpus
-    modalities = frozenset(m for m, attribute in (("audio", "audio_path"), ("video", "video_path"))
-                           if all(getattr(s, attribute) is not None for s in corpus.sessions))
     return UnitInputs(partitions=partitions, targets=config.suite.targets, frame_step_s=config.suite.frame_step_s,
                       device=config.device, cache=Cache(config.cache_dir or benchbox_home() / "cache"),
-                      model_options=config.suite.model_options, corpus_modalities=modalities)
+                      model_options=config.suite.model_options, corpus_modalities=config.corpus.modalities)
 
 
 def _run_units(config: RunConfig, folder: RunFolder, inputs: UnitInputs):

@@ -180,17 +180,24 @@ def resolve_run_models(suite: Suite, requested: Sequence[str] | None = None) -> 
     unknown = [name for name in requested if name not in available]
     if unknown:
         raise BenchboxError(f"Unknown model {unknown[0]!r}.{did_you_mean(unknown[0], available)}")
-    names = order_by_requires(requested, lambda n: model_info(n).requires, available)
+    infos: dict[str, ModelInfo] = {}
+
+    def info(name: str) -> ModelInfo:  # each plugin's entry point loaded once per resolution
+        if name not in infos:
+            infos[name] = model_info(name)
+        return infos[name]
+
+    names = order_by_requires(requested, lambda n: info(n).requires, available)
     suite = with_environment_options(suite)
     for name in suite.model_options:
         if name not in available:
             raise BenchboxError(f"Options are given to model {name!r} (in {suite.source} or by --option), which is "
                                 f"not installed.{did_you_mean(name, available)}")
-    specs = tuple(ModelSpec(name, suite.options_for(name), suite.option_sources.get(name, {}), model_info(name))
+    specs = tuple(ModelSpec(name, suite.options_for(name), suite.option_sources.get(name, {}), info(name))
                   for name in names)
     for name in dict.fromkeys([*names, *suite.model_options]):
         try:
-            ModelSpec(name, suite.options_for(name), {}, model_info(name)).create()
+            ModelSpec(name, suite.options_for(name), {}, info(name)).create()
         except BenchboxError as exc:
             raise type(exc)(f"{exc} (options of {name!r} from {suite.source} or --option)") from exc
     return ResolvedModels(suite, specs)

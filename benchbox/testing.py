@@ -85,12 +85,10 @@ def check_model(factory, *, name: str | None = None, corpus_root: str | Path | N
         root = Path(corpus_root) if corpus_root else tiny_corpus(Path(tmp) / "corpus")
         corpus = load_corpus(root, targets=suite_obj.targets, tolerance_frames=suite_obj.tolerance_frames)
         partitions = suite_obj.partitions(corpus)
-        modalities = frozenset(m for m, attribute in (("audio", "audio_path"), ("video", "video_path"))
-                               if all(getattr(s, attribute) is not None for s in corpus.sessions))
         inputs = UnitInputs(partitions=partitions, targets=suite_obj.targets, frame_step_s=suite_obj.frame_step_s,
                             device=device, cache=Cache(Path(tmp) / "cache"),
                             model_options={m: dict(s.options) for m, s in specs.items()},
-                            corpus_modalities=modalities)
+                            corpus_modalities=corpus.modalities)
         final: dict[str, dict] = {}
         for model in order:
             current = specs[model]

@@ -122,9 +122,8 @@ def _leaderboard_rows(board: pd.DataFrame, targets: list[str], stats: StatsRecor
         intervals = []
         for target in targets:
             estimate = stats.score(record["model"], target) if stats else None
-            low, high = record.get(f"{target}/ccc/global/ci_low"), record.get(f"{target}/ccc/global/ci_high")
-            intervals.append(f"{_fmt(estimate.estimate)} [{_fmt(low)}, {_fmt(high)}]"
-                             if estimate is not None and low is not None and np.isfinite(low) else "–")
+            intervals.append(f"{_fmt(estimate.estimate)} [{_fmt(estimate.ci_low)}, {_fmt(estimate.ci_high)}]"
+                             if estimate is not None and np.isfinite(estimate.ci_low) else "–")
         rows.append({"model": record["model"], "seeds": int(record["seeds"]),
                      "mean_ccc": _fmt(record.get(HEADLINE_COLUMN)), "cells": cells, "intervals": intervals})
     return rows

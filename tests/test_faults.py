@@ -2,12 +2,12 @@
 memory) fail alone, change nothing for the others, and see no scored labels. The plugins are installed as a
 throwaway package, like a user's, so that each unit's own process loads them from the registry."""
 
-import subprocess
-import sys
-import textwrap
+
+from pathlib import Path
 
 import numpy as np
 import pytest
+from plugin_packages import install_plugin_package
 
 from benchbox.cli import main
 from benchbox.record import RunFolder
@@ -98,33 +98,19 @@ class EatsMemory(_Base):
         self.block_ = np.ones(50 * 1024**3 // 8)
 '''
 
-PYPROJECT = '''
-[build-system]
-requires = ["setuptools>=70"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "throwaway-faults"
-version = "0.0.1"
-
-[project.entry-points."benchbox.models"]
-fault-writes-labels = "throwaway_faults:WritesLabels"
-fault-looks-for-labels = "throwaway_faults:LooksForLabels"
-fault-exits = "throwaway_faults:Exits"
-fault-hangs = "throwaway_faults:Hangs"
-fault-eats-memory = "throwaway_faults:EatsMemory"
-'''
+ENTRY_POINTS = {
+    'fault-writes-labels': 'throwaway_faults:WritesLabels',
+    'fault-looks-for-labels': 'throwaway_faults:LooksForLabels',
+    'fault-exits': 'throwaway_faults:Exits',
+    'fault-hangs': 'throwaway_faults:Hangs',
+    'fault-eats-memory': 'throwaway_faults:EatsMemory',
+}
 
 
 @pytest.fixture(scope="module")
-def faults_site(tmp_path_factory):
-    source = tmp_path_factory.mktemp("faults-src")
-    (source / "pyproject.toml").write_text(PYPROJECT)
-    (source / "throwaway_faults.py").write_text(textwrap.dedent(FAULTS_SOURCE))
-    site = tmp_path_factory.mktemp("faults-site")
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                    "--target", str(site), str(source)], check=True)
-    return site
+def faults_site(tmp_path_factory) -> Path:
+    return install_plugin_package(tmp_path_factory, package="throwaway-faults", module="throwaway_faults",
+                                  source=FAULTS_SOURCE, entry_points=ENTRY_POINTS)
 
 
 @pytest.fixture

@@ -2,13 +2,11 @@
 installed with pip into a temporary folder and run through the suite next to the built-in ``mean``."""
 
 import re
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pandas as pd
 import pytest
+from plugin_packages import install_plugin_package
 
 from benchbox.cli import main
 from benchbox.errors import BenchboxError, RegistryError
@@ -94,40 +92,23 @@ class Crashes:
         return {}
 '''
 
-PYPROJECT = '''
-[build-system]
-requires = ["setuptools>=70"]
-build-backend = "setuptools.build_meta"
-
-[project]
-name = "throwaway-plugin"
-version = "0.0.1"
-
-[project.entry-points."benchbox.models"]
-throwaway-energy = "throwaway_plugin:AudioEnergy"
-throwaway-short = "throwaway_plugin:WrongLength"
-throwaway-crash = "throwaway_plugin:Crashes"
-throwaway-fusion = "throwaway_plugin:EnergyFusion"
-throwaway-fusion-broken = "throwaway_plugin:BrokenFusion"
-throwaway-after = "throwaway_plugin:AfterEnergy"
-throwaway-after-own = "throwaway_plugin:AfterEnergyOwnProtocol"
-throwaway-broken = "throwaway_plugin_missing:Nothing"
-"Throwaway.Bad" = "throwaway_plugin:AudioEnergy"
-'''
+ENTRY_POINTS = {
+    'throwaway-energy': 'throwaway_plugin:AudioEnergy',
+    'throwaway-short': 'throwaway_plugin:WrongLength',
+    'throwaway-crash': 'throwaway_plugin:Crashes',
+    'throwaway-fusion': 'throwaway_plugin:EnergyFusion',
+    'throwaway-fusion-broken': 'throwaway_plugin:BrokenFusion',
+    'throwaway-after': 'throwaway_plugin:AfterEnergy',
+    'throwaway-after-own': 'throwaway_plugin:AfterEnergyOwnProtocol',
+    'throwaway-broken': 'throwaway_plugin_missing:Nothing',
+    'Throwaway.Bad': 'throwaway_plugin:AudioEnergy',
+}
 
 
 @pytest.fixture(scope="module")
 def plugin_site(tmp_path_factory) -> Path:
-    source = tmp_path_factory.mktemp("plugin-src")
-    (source / "pyproject.toml").write_text(PYPROJECT)
-    (source / "throwaway_plugin.py").write_text(textwrap.dedent(PLUGIN_SOURCE))
-    site = tmp_path_factory.mktemp("plugin-site")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-         "--target", str(site), str(source)],
-        check=True,
-    )
-    return site
+    return install_plugin_package(tmp_path_factory, package="throwaway-plugin", module="throwaway_plugin",
+                                  source=PLUGIN_SOURCE, entry_points=ENTRY_POINTS)
 
 
 @pytest.fixture

@@ -123,6 +123,12 @@ class Corpus:
         return len(self.sessions)
 
     @property
+    def modalities(self) -> frozenset[str]:
+        """The modalities every session of the corpus has (``audio``, ``video``)."""
+        return frozenset(m for m, attribute in (("audio", "audio_path"), ("video", "video_path"))
+                         if all(getattr(s, attribute) is not None for s in self.sessions))
+
+    @property
     def splits(self) -> tuple[str, ...]:
         return tuple(dict.fromkeys(s.split for s in self.sessions))
 

@@ -52,10 +52,9 @@ def leaderboard_table(scores: pd.DataFrame, targets: list[str] | tuple[str, ...]
     partition = scores["partition"].iloc[0]
     if stats is not None and stats.partition == partition:
         for target in targets:
+            estimates = [stats.score(model, target) for model in table["model"]]
             for bound in ("ci_low", "ci_high"):
-                table[f"{target}/ccc/global/{bound}"] = [
-                    getattr(stats.score(model, target), bound) if stats.score(model, target) else float("nan")
-                    for model in table["model"]]
+                table[f"{target}/ccc/global/{bound}"] = [getattr(e, bound, float("nan")) for e in estimates]
     if HEADLINE_COLUMN in table:
         table = table.sort_values(HEADLINE_COLUMN, ascending=False, kind="stable")
     return table.reset_index(drop=True)
