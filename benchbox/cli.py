@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import re
 import shlex
@@ -84,6 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--targets", default="arousal,valence", help="label folders to check")
     check.add_argument("--tolerance-frames", type=_non_negative_int, default=None,
                        help="allowed label/media duration difference in 40 ms frames (default 5)")
+    check.add_argument("--suite", default="avec2016",
+                       help="also check that this suite's partitions resolve on the corpus, as `run` does "
+                            "(built-in suite name or path to a suite .toml; default avec2016)")
 
     board = commands.add_parser("leaderboard", help="build a static leaderboard site from run folders")
     board.add_argument("paths", nargs="+", metavar="RUN_DIR_OR_FOLDER",
@@ -214,7 +218,31 @@ def _cmd_data_check(args) -> int:
     tolerance = DEFAULT_TOLERANCE_FRAMES if args.tolerance_frames is None else args.tolerance_frames
     scan = scan_corpus(args.root, targets=targets, tolerance_frames=tolerance)
     print(format_manifest(scan))
-    return 1 if scan.all_problems or not scan.sessions else 0
+    if scan.all_problems or not scan.sessions:
+        return 1
+    problem = _suite_problem(args.suite, args.root, targets, tolerance)
+    if problem:
+        print(f"\nPROBLEM for `benchbox run --suite {args.suite}`: {problem}")
+        return 1
+    return 0
+
+
+def _suite_problem(suite_name: str, root, targets: tuple[str, ...], tolerance: int) -> str | None:
+    """What `benchbox run --suite SUITE` would refuse on a corpus that scanned clean (a missing dev split, a
+    train split too small for the select slice), or None."""
+    from benchbox.corpus.avec2016 import load_corpus
+    from benchbox.errors import SuiteError
+    from benchbox.suites import load_suite
+
+    suite = load_suite(suite_name)
+    missing = [t for t in suite.targets if t not in targets]
+    if missing:
+        return f"the suite scores {', '.join(missing)}, which --targets leaves out."
+    try:
+        suite.partitions(load_corpus(root, targets=suite.targets, tolerance_frames=tolerance))
+    except SuiteError as exc:
+        return str(exc)
+    return None
 
 
 def _cmd_models(args) -> int:
@@ -306,6 +334,18 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("benchbox: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
+    except OSError as exc:
+        if exc.errno not in STORAGE_ERRNOS:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"benchbox: error: {where}{exc.strerror or exc}. What was written before is kept; "
+              f"make room or use a writable folder (--out, $BENCHBOX_HOME) and rerun the same command to "
+              f"resume.", file=sys.stderr)
+        return 3
+
+
+#: Errors of the storage rather than of benchbox: a full disk or quota, a read-only filesystem, no permission.
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
 
 
 if __name__ == "__main__":

@@ -274,3 +274,57 @@ def test_synth_into_a_larger_earlier_synth_leaves_no_stale_sessions(tmp_path):
     (foreign / "recordings_audio" / "train_1.wav").write_bytes(b"RIFF")
     with pytest.raises(CorpusError, match=r"holds session files that benchbox did not write"):
         synthesize(foreign, train=2, dev=2, test=0, seconds=2.0, workers=1)
+
+
+def test_data_check_refuses_what_run_refuses(tmp_path, capsys):
+    from benchbox.corpus.synth import synthesize
+
+    root = tmp_path / "no-dev"
+    synthesize(root, train=3, dev=0, test=1, seconds=2.0, workers=1)
+    assert main(["data", "check", str(root)]) == 1
+    out = capsys.readouterr().out
+    assert "PROBLEM for `benchbox run --suite avec2016`: Suite 'avec2016': the 'test' partition is empty" in out
+    assert main(["run", "--data-root", str(root), "--models", "mean", "--out", str(tmp_path / "r")]) == 2
+    assert "the 'test' partition is empty" in capsys.readouterr().err
+
+
+def test_a_full_disk_or_read_only_folder_is_a_message_and_nothing_is_lost(foreign_corpus, tmp_path, capsys,
+                                                                         monkeypatch):
+    """The file system refusing a write (no space, read-only, no permission) ends the run with one line that
+    names the file and exit code 3; the units already written are kept and the rerun completes from them.
+    (The tests run as root, where permissions do not refuse anything, so the refusal is injected where the
+    driver writes; the units' own processes are not patched and write normally.)"""
+    import errno
+
+    from benchbox.record import RunFolder as Folder
+
+    out = tmp_path / "run"
+
+    def disk_full(self, frame):
+        raise OSError(errno.ENOSPC, "No space left on device", str(self.gold_path))
+
+    monkeypatch.setattr(Folder, "write_gold", disk_full)
+    assert _run(foreign_corpus, out, "mean,egemaps-ridge") == 3
+    err = capsys.readouterr().err
+    assert f"benchbox: error: {out / 'gold.parquet'}: No space left on device. What was written before is kept" in err
+    assert "Traceback" not in err
+    folder = RunFolder(out)
+    assert folder.is_done("mean", 0) and folder.is_done("egemaps-ridge", 0)
+    statuses = {p: p.stat().st_mtime_ns for p in (out / "units").rglob("status.json")}
+    monkeypatch.undo()
+    assert _run(foreign_corpus, out, "mean,egemaps-ridge") == 0
+    assert {p: p.stat().st_mtime_ns for p in (out / "units").rglob("status.json")} == statuses  # no unit redone
+    assert set(folder.scores()["model"]) == {"mean", "egemaps-ridge"}
+
+    read_only = tmp_path / "read-only"
+    real_mkdir = Path.mkdir
+
+    def refuse(self, *args, **kwargs):
+        if self == read_only / "run" or read_only in self.parents:
+            raise OSError(errno.EROFS, "Read-only file system", str(self))
+        return real_mkdir(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "mkdir", refuse)
+    assert _run(foreign_corpus, read_only / "run", "mean") == 3
+    err = capsys.readouterr().err
+    assert f"benchbox: error: {read_only / 'run'}: Read-only file system." in err and "Traceback" not in err
