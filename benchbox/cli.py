@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="benchbox",
         description="Benchmark suite for time-continuous multimodal emotion recognition (RECOLA / AVEC 2016).",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages; show tracebacks of storage errors")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run a suite: fit, predict, score every model; write a report")
@@ -335,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
         print("benchbox: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
     except OSError as exc:
-        if exc.errno not in STORAGE_ERRNOS:
+        if exc.errno not in STORAGE_ERRNOS or args.verbose:
             raise
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"benchbox: error: {where}{exc.strerror or exc}. What was written before is kept; "
@@ -344,8 +344,10 @@ def main(argv: list[str] | None = None) -> int:
         return 3
 
 
-#: Errors of the storage rather than of benchbox: a full disk or quota, a read-only filesystem, no permission.
-STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM})
+#: Errors of the storage rather than of benchbox: a full disk or quota, a read-only filesystem, no permission, a
+#: folder that cannot be made there (`--out /proc/x`). `-v` shows the traceback instead.
+STORAGE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOENT,
+                            errno.ENOTDIR})
 
 
 if __name__ == "__main__":
