@@ -65,6 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
                      help="end a unit that runs longer than this (it is marked failed; the run goes on)")
     run.add_argument("--unit-memory-gb", type=_positive_float, default=None, metavar="GB",
                      help="address-space limit of a unit's process (it fails alone when it needs more)")
+    run.add_argument("--timing-repeats", type=_positive_int, default=1, metavar="R",
+                     help="run predict R times on the scored sessions and time each call (default 1), so that "
+                          "`benchbox check` can test speed changes")
+    run.add_argument("--profile", action="store_true",
+                     help="write a profiler trace of every fit and predict into the unit folders (torch "
+                          "profiler for torch models, cProfile for the others)")
     run.add_argument("--option", action="append", default=[], metavar="MODEL.KEY=VALUE",
                      help="keyword argument for a model's factory, over the suite's [models.options.MODEL] "
                           "(repeatable; VALUE is read as a TOML value, else as text), e.g. "
@@ -163,7 +169,8 @@ def _cmd_run(args) -> int:
                               test_split=args.test_split, progress=not args.no_progress,
                               command=shlex.join(["benchbox", *sys.argv[1:]]), jobs=args.jobs,
                               unit_timeout_s=args.unit_timeout,
-                              unit_memory_mb=int(args.unit_memory_gb * 1024) if args.unit_memory_gb else None)
+                              unit_memory_mb=int(args.unit_memory_gb * 1024) if args.unit_memory_gb else None,
+                              timing_repeats=args.timing_repeats, profile=args.profile)
     print(f"Running suite {suite.name} v{suite.version}: {len(config.models)} model(s) x {len(seeds)} seed(s) "
           f"on {corpus.description} -> {config.out_dir}", file=sys.stderr)
     summary = run_suite(config)

@@ -9,7 +9,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["environment_info", "device_description"]
+__all__ = ["environment_info", "device_description", "cpu_name"]
 
 _PACKAGES = ("benchbox", "numpy", "scipy", "pandas", "scikit-learn", "xgboost", "opensmile", "torch",
              "torchvision", "torchaudio", "av", "soundfile", "opencv-python-headless")
@@ -28,7 +28,8 @@ def _git_commit(folder: Path) -> str | None:
     return out.stdout.strip() + ("-dirty" if dirty else "")
 
 
-def _cpu_name() -> str:
+def cpu_name() -> str:
+    """The CPU's model name (``/proc/cpuinfo``, else what the platform says)."""
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -47,7 +48,7 @@ def device_description(device: str) -> str:
             return f"{device} (not available)"
         index = torch.device(device).index or 0
         return f"{device}: {torch.cuda.get_device_name(index)}"
-    return f"cpu: {_cpu_name()} x {os.cpu_count()}"
+    return f"cpu: {cpu_name()} x {os.cpu_count()}"
 
 
 def environment_info(device: str) -> dict:

@@ -25,7 +25,14 @@ instances have:
 - optionally ``environment_options``: ``{option: environment variable}``. Where the suite gives the model
   no such option, the harness takes it from the variable (if set) and adds it to the run's model options,
   so that a setting made in the environment is part of the run's identity (its folder, ``run.json``) like
-  any option (the e2e models: ``{"preset": "BENCHBOX_E2E_PRESET"}``).
+  any option (the e2e models: ``{"preset": "BENCHBOX_E2E_PRESET"}``);
+- optionally ``framework = "torch"``: ``benchbox run --profile`` records the model's fit and predict with the
+  torch profiler (a Chrome trace) instead of cProfile. A model that holds a ``torch.nn.Module`` when it is
+  created is recognised without it.
+
+The harness measures every unit (wall and CPU time of fit and of each predict, peak memory, parameters
+found in the fitted model, see :mod:`benchbox.profiling`); ``profile_info`` adds what only the plugin
+knows, and its ``parameters`` and ``flops_per_media_second``, where given, are the figures reported.
 
 Plugin modules must be cheap to import: import torch and other heavy packages inside ``fit``/``predict``
 so that ``benchbox models`` stays instant.

@@ -66,6 +66,8 @@ class RunConfig:
     jobs: int | None = None  # units at a time (default: the cores available)
     unit_timeout_s: float | None = None
     unit_memory_mb: int | None = None
+    timing_repeats: int = 1  # predict calls per delay candidate, each timed
+    profile: bool = False  # profiler output of every fit and predict in the unit folders
 
     def __post_init__(self) -> None:
         if not all(isinstance(spec, ModelSpec) for spec in self.models):
@@ -142,8 +144,18 @@ def score_run(run_dir: str | Path) -> pd.DataFrame:
     return scores
 
 
+def _machine(config: RunConfig) -> dict:
+    """The machine this command runs on: fingerprint, id and calibration time (a few seconds, measured
+    before any unit starts), for :class:`~benchbox.record.EnvironmentInfo`."""
+    from benchbox.machine import CALIBRATION_WORKLOAD, calibration_time_s, machine_fingerprint, machine_id
+
+    fingerprint = machine_fingerprint()
+    return {"machine": fingerprint, "machine_id": machine_id(fingerprint), "calibration_s": calibration_time_s(),
+            "calibration_workload": CALIBRATION_WORKLOAD, "timing_repeats": config.timing_repeats}
+
+
 def _run_record(config: RunConfig, partitions, fingerprint: str, units: dict[str, dict[int, UnitStatus]],
-                previous: RunRecord | None = None) -> RunRecord:
+                previous: RunRecord | None = None, *, machine: dict) -> RunRecord:
     """The run record of this command; a folder's earlier record (same suite, corpus and options) is merged
     in: models this command did not name and seeds it did not run stay listed with their units, so that a
     folder accumulates (``--models mean --seeds 3`` after a full run adds two seeds of mean)."""
@@ -173,16 +185,17 @@ def _run_record(config: RunConfig, partitions, fingerprint: str, units: dict[str
         models=models,
         seeds=seeds,
         entry_point_group=MODEL_GROUP,
-        environment=EnvironmentInfo(**environment_info(config.device)),
+        environment=EnvironmentInfo(**environment_info(config.device), **machine),
         command=config.command,
         updated_at=now_utc(),
     )
 
 
-def _unit_inputs(config: RunConfig, partitions) -> UnitInputs:
+def _unit_inputs(config: RunConfig, partitions, machine_id: str) -> UnitInputs:
     return UnitInputs(partitions=partitions, targets=config.suite.targets, frame_step_s=config.suite.frame_step_s,
                       device=config.device, cache=Cache(config.cache_dir or benchbox_home() / "cache"),
-                      model_options=config.suite.model_options, corpus_modalities=config.corpus.modalities)
+                      model_options=config.suite.model_options, corpus_modalities=config.corpus.modalities,
+                      timing_repeats=config.timing_repeats, profile=config.profile, machine_id=machine_id)
 
 
 def _run_units(config: RunConfig, folder: RunFolder, inputs: UnitInputs):
@@ -259,8 +272,10 @@ def _run_locked(config: RunConfig, folder: RunFolder, partitions, fingerprint: s
     _check_existing(folder, fingerprint, partitions.test_split, config.suite)
     previous = folder.read_run() if folder.exists() else None
 
-    folder.write_run(_run_record(config, partitions, fingerprint, {}, previous))
-    inputs = _unit_inputs(config, without_scored_labels(partitions))  # no unit process gets the scored labels
+    machine = _machine(config)
+    folder.write_run(_run_record(config, partitions, fingerprint, {}, previous, machine=machine))
+    # no unit process gets the scored labels
+    inputs = _unit_inputs(config, without_scored_labels(partitions), machine["machine_id"])
     done, skipped, failed = _run_units(config, folder, inputs)
     # the gold standard is written for scoring, after every unit has ended
     scored = partitions.select + partitions.test
@@ -273,7 +288,7 @@ def _run_locked(config: RunConfig, folder: RunFolder, partitions, fingerprint: s
     for spec, seed in units:
         status = folder.unit_status(spec.name, seed) or UnitStatus.missing(spec.name, seed)
         statuses.setdefault(spec.name, {})[seed] = status
-    record = _run_record(config, partitions, fingerprint, statuses, previous)
+    record = _run_record(config, partitions, fingerprint, statuses, previous, machine=machine)
     folder.write_run(record)
     report = finish_run(folder.root)
     return RunSummary(folder.root, done, skipped, failed, report, refresh_leaderboard(folder.root.parent))

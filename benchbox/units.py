@@ -18,7 +18,6 @@ import dataclasses
 import logging
 import random
 import sys
-import time
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
@@ -30,6 +29,7 @@ from benchbox.cache import Cache
 from benchbox.corpus.session import Session, strip_labels
 from benchbox.errors import BenchboxError, PredictionError
 from benchbox.plugin import ModelContext
+from benchbox.profiling import gpu_memory_peak, model_size, profiled, timed, uses_torch
 from benchbox.protocol import (
     PostProcessing,
     choose_delay,
@@ -57,6 +57,12 @@ class UnitInputs:
         cache: the content-addressed cache shared by every model.
         model_options: every model's options in this run (``ModelContext.model_options``).
         corpus_modalities: the modalities every session of the corpus has.
+        timing_repeats: how many times ``predict`` runs on the scored sessions (the first call's predictions
+            are used; every call is timed, so that speed comparisons have repeats).
+        profile: write a profiler trace of every fit and predict into the candidate's scratch folder
+            (:func:`benchbox.profiling.profiled`).
+        machine_id: the machine the run is timed on (:func:`benchbox.machine.machine_id`), kept with the
+            timings of each unit.
     """
 
     partitions: Partitions
@@ -66,6 +72,9 @@ class UnitInputs:
     cache: Cache
     model_options: Mapping[str, Mapping[str, Any]]
     corpus_modalities: frozenset[str]
+    timing_repeats: int = 1
+    profile: bool = False
+    machine_id: str | None = None
 
     @property
     def scored(self) -> list:
@@ -231,16 +240,17 @@ def fit_candidate(spec: ModelSpec, seed: int, inputs: UnitInputs, delay_frames: 
     _seed_everything(seed)
     train = _read_only(delay_shifted_sessions(inputs.partitions.fit, delay_frames))
     select = _read_only(delay_shifted_sessions(inputs.partitions.select, delay_frames))
-    with warnings.catch_warnings(record=True) as caught:
+    unlabelled = strip_labels(scored)
+    torch_model = uses_torch(model)
+    with (warnings.catch_warnings(record=True) as caught, gpu_memory_peak(inputs.device) as gpu,
+          profiled(inputs.profile, torch_model, scratch_dir / "profile", inputs.device)):
         warnings.simplefilter("always")
         on_stage("fit" + note)
-        started = time.perf_counter()
-        _staged("fit", model.fit, train, select, ctx)
-        fit_s = time.perf_counter() - started
+        fit = _staged("fit", timed, model.fit, train, select, ctx)
         on_stage("predict" + note)
-        started = time.perf_counter()
-        raw = _staged("predict", model.predict, strip_labels(scored), ctx)
-        predict_s = time.perf_counter() - started
+        predicts = [_staged("predict", timed, model.predict, unlabelled, ctx)
+                    for _ in range(max(1, inputs.timing_repeats))]
+    raw = predicts[0].value
     model_warnings = _distinct_warnings(caught)
     for message in model_warnings:
         ctx.logger.warning("%s", message)
@@ -248,8 +258,25 @@ def fit_candidate(spec: ModelSpec, seed: int, inputs: UnitInputs, delay_frames: 
     checked = _staged("validate", validate_predictions, spec.name, raw, scored, inputs.targets)
     shifted = {sid: shift_predictions(values, delay_frames) for sid, values in checked.items()}
     profile = dict(model.profile_info()) if callable(getattr(model, "profile_info", None)) else {}
-    return shifted, CandidateRecord(fit_s=round(fit_s, 3), predict_s=round(predict_s, 3), profile=profile,
-                                    warnings=model_warnings)
+    record = CandidateRecord(
+        fit_s=round(fit.wall_s, 3), predict_s=round(predicts[0].wall_s, 3), profile=profile,
+        warnings=model_warnings, fit_cpu_s=round(fit.cpu_s, 3),
+        predict_samples_s=[round(p.wall_s, 4) for p in predicts],
+        predict_cpu_samples_s=[round(p.cpu_s, 4) for p in predicts],
+        peak_gpu_mb=gpu.get("peak_gpu_mb"), size=_size(model, profile), torch=torch_model)
+    return shifted, record
+
+
+def _size(model, profile: Mapping[str, Any]) -> dict[str, Any]:
+    """Parameters and FLOPs per media second of a fitted model: the plugin's own counts where its
+    ``profile_info`` gives them, else the harness's (:func:`benchbox.profiling.model_size`); FLOPs None
+    (shown as n/a) where the plugin does not count them."""
+    size = model_size(model)
+    if isinstance(profile.get("parameters"), int):
+        size = {"parameters": profile["parameters"], "parameters_counted": "by the plugin"}
+    flops = profile.get("flops_per_media_second")
+    size["flops_per_media_second"] = float(flops) if isinstance(flops, (int, float)) and flops > 0 else None
+    return size
 
 
 def apply_protocol(inputs: UnitInputs, settings: ProtocolSettings,
@@ -308,12 +335,25 @@ def run_unit(spec: ModelSpec, seed: int, inputs: UnitInputs, settings: ProtocolS
     except Exception as exc:  # a protocol error (degenerate predictions) fails this unit only
         raise UnitFailure("protocol", exc) from exc
     media_s = sum(s.duration_s for s in inputs.scored)
-    predict_s = float(np.mean([r.predict_s for r in records.values()]))
+    samples = [t for r in records.values() for t in (r.predict_samples_s or [r.predict_s])]
+    predict_s = float(np.median(samples))
+    first = records[settings.delays_frames[0]]
+    gpu = [r.peak_gpu_mb for r in records.values() if r.peak_gpu_mb is not None]
+    timing = {
+        "fit_s": [r.fit_s for r in records.values()],
+        "fit_cpu_s": [r.fit_cpu_s for r in records.values()],
+        "predict_s": samples,
+        "predict_cpu_s": [t for r in records.values() for t in r.predict_cpu_samples_s],
+        "predict_media_s": round(media_s, 3),
+        "timing_repeats": max(1, inputs.timing_repeats),
+        "peak_gpu_mb": max(gpu) if gpu else None,
+        "machine_id": inputs.machine_id,
+    }
     status = UnitStatus(
         model=spec.name, seed=seed, status="done", finished_at=now_utc(),
-        fit_s=round(sum(r.fit_s for r in records.values()), 3), fits=len(records), predict_s=round(predict_s, 3),
-        predict_real_time_factor=round(predict_s / media_s, 6) if media_s else None,
-        profile=records[settings.delays_frames[0]].profile,
+        fit_s=round(sum(r.fit_s for r in records.values()), 3), fits=len(records), predict_s=round(predict_s, 4),
+        predict_real_time_factor=round(predict_s / media_s, 7) if media_s else None,
+        profile=first.profile, timing=timing, size=first.size,
         warnings=list(dict.fromkeys(w for r in records.values() for w in r.warnings)),
         protocol=record,
     )

@@ -86,6 +86,7 @@ class _E2EModel:
     name: str = ""
     modalities: frozenset[str] = frozenset()
     family = "end-to-end"
+    framework = "torch"  # benchbox run --profile records fit and predict with the torch profiler
     description: str = ""
     #: Unimodal models whose stored weights initialise this model's branches ({modality: model name}).
     init_from: Mapping[str, str] = {}

@@ -7,6 +7,9 @@ Format history (key ``benchbox_run_format``):
   ``option_files``, ``option_sources`` are unknown (empty), unit statuses are format 1 (see
   :mod:`benchbox.record.unit`).
 - 2: adds ``frame_step_s``, ``options_sha256`` and ``option_sources``; unit statuses of format 2.
+- 3: the environment adds the machine's fingerprint and id, the calibration workload's time, and the
+  ``--timing-repeats`` of the last command; unit statuses of format 3 (the harness's timings and sizes).
+  Format 2 is read as is (no machine, no calibration).
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ from benchbox.record.unit import UnitStatus
 
 __all__ = ["RUN_FORMAT", "RunRecord", "SuiteInfo", "CorpusInfo", "ModelEntry", "EnvironmentInfo", "options_sha256"]
 
-RUN_FORMAT = 2
+RUN_FORMAT = 3
 _KEY = "benchbox_run_format"
 _FORMAT_1_FRAME_STEP_S = 0.04
 
@@ -74,6 +77,13 @@ class EnvironmentInfo:
     device: str
     device_name: str
     cpu_count: int | None = None
+    #: :func:`benchbox.machine.machine_fingerprint` and :func:`~benchbox.machine.machine_id` of the machine
+    #: the last command ran on, and its :func:`~benchbox.machine.calibration_time_s`.
+    machine: dict[str, Any] = dataclasses.field(default_factory=dict)
+    machine_id: str | None = None
+    calibration_s: float | None = None
+    calibration_workload: str | None = None
+    timing_repeats: int = 1
 
 
 @dataclasses.dataclass(frozen=True)

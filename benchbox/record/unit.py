@@ -6,6 +6,9 @@ Format history (key ``benchbox_unit_format``):
 - 1 (no key; benchbox before the run record): the same fields without ``model``, ``seed`` and the key;
   read by filling ``model`` and ``seed`` from where the status was found.
 - 2: adds ``benchbox_unit_format``, ``model`` and ``seed``.
+- 3: adds the harness's profile of every unit: ``timing`` (wall and CPU time of each fit, every predict
+  sample, the media seconds predicted, peak GPU memory, the machine) and ``size`` (parameters, FLOPs per
+  media second); candidates add the same per delay. Format 2 is read as is (no timing samples).
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from benchbox.record._codec import RecordFormatError, check_format, from_jsonabl
 
 __all__ = ["UNIT_FORMAT", "UnitStatus", "ProtocolRecord", "TargetDecision", "CandidateRecord", "now_utc"]
 
-UNIT_FORMAT = 2
+UNIT_FORMAT = 3
 _KEY = "benchbox_unit_format"
 
 UnitState = Literal["done", "failed", "missing"]
@@ -56,6 +59,14 @@ class CandidateRecord:
     predict_s: float
     profile: dict[str, Any] = dataclasses.field(default_factory=dict)
     warnings: list[str] = dataclasses.field(default_factory=list)
+    fit_cpu_s: float | None = None
+    #: Wall and CPU seconds of every predict call on the scored sessions (``--timing-repeats``).
+    predict_samples_s: list[float] = dataclasses.field(default_factory=list)
+    predict_cpu_samples_s: list[float] = dataclasses.field(default_factory=list)
+    peak_gpu_mb: float | None = None
+    #: parameters, parameters_counted, flops_per_media_second (see :mod:`benchbox.profiling`).
+    size: dict[str, Any] = dataclasses.field(default_factory=dict)
+    torch: bool = False
     benchbox_unit_format: int = UNIT_FORMAT
 
     def to_json(self) -> dict[str, Any]:
@@ -88,6 +99,12 @@ class UnitStatus:
     #: Figures of the process the unit ran in, alone: wall_s, cpu_user_s, cpu_system_s, peak_rss_mb, pid;
     #: where it ended abnormally, exit_code or signal.
     process: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: The harness's timings (format 3): fit_s and fit_cpu_s per delay candidate, predict_s and
+    #: predict_cpu_s per predict call (every candidate x ``--timing-repeats``), predict_media_s,
+    #: timing_repeats, peak_gpu_mb, machine_id.
+    timing: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: parameters, parameters_counted, flops_per_media_second (None: not counted, shown as n/a).
+    size: dict[str, Any] = dataclasses.field(default_factory=dict)
     benchbox_unit_format: int = UNIT_FORMAT
 
     @property
