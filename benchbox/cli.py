@@ -39,6 +39,45 @@ _positive_float = _bounded(float, "a positive number", lambda v: v > 0)
 _probability = _bounded(float, "a number in (0, 1)", lambda v: 0 < v < 1)
 
 
+#: Commands whose usage and file errors exit with 4 (their 1 to 3 mean regressions and "not comparable").
+GATE_COMMANDS = ("baseline", "check", "compare")
+GATE_USAGE_EXIT = 4
+
+
+def _gate_usage_error(parser: argparse.ArgumentParser, message: str) -> None:
+    parser.print_usage(sys.stderr)
+    parser.exit(GATE_USAGE_EXIT, f"{parser.prog}: error: {message}\n")
+
+
+def _add_gate_commands(commands) -> None:
+    baseline = commands.add_parser("baseline", help="write a run's regression baseline (scores, per-session "
+                                                    "sums, timings, machine) to commit to your repository")
+    baseline.add_argument("run_dir")
+    baseline.add_argument("--out", required=True, metavar="FILE.json", help="baseline file to write")
+    check = commands.add_parser("check", help="check a run against a baseline file: score and speed regressions "
+                                              "(exit 0 pass, 1 score, 2 speed, 3 not comparable, 4 usage)")
+    check.add_argument("run_dir")
+    check.add_argument("--against", required=True, metavar="FILE.json", help="baseline from `benchbox baseline`")
+    compare = commands.add_parser("compare", help="compare two run folders with the rules of `check` "
+                                                  "(the first is the baseline)")
+    compare.add_argument("base_run_dir")
+    compare.add_argument("run_dir")
+    for sub in (check, compare):
+        sub.add_argument("--config", metavar="FILE.toml",
+                         help="thresholds ([check] table), over the suite's [check] and pyproject's "
+                              "[tool.benchbox.check]")
+        sub.add_argument("--alpha", type=_probability, default=None, help="significance level (default 0.05)")
+        sub.add_argument("--strict", action="store_true", help="fail on suspect changes too")
+        sub.add_argument("--no-speed", action="store_true", help="check scores only")
+        sub.add_argument("--allow-missing", action="store_true",
+                         help="a model of the baseline that the run lacks does not fail the check")
+        sub.add_argument("--warn-only", action="store_true", help="report, but always exit 0")
+        sub.add_argument("--markdown", metavar="FILE", help="also write the table as Markdown (appended to FILE, "
+                                                            "e.g. $GITHUB_STEP_SUMMARY)")
+    for sub in (baseline, check, compare):
+        sub.error = lambda message, sub=sub: _gate_usage_error(sub, message)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="benchbox",
@@ -104,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
                             "repeatable")
     board.add_argument("--alpha", type=_probability, default=0.05, help="significance level of the ranks")
 
+    _add_gate_commands(commands)
     commands.add_parser("models", help="list installed model plugins")
     commands.add_parser("suites", help="list built-in suites")
     report = commands.add_parser("report", help="re-render the report of a finished run folder")
@@ -159,10 +199,10 @@ def _cmd_run(args) -> int:
         if not requested:
             raise BenchboxError(f"--models {args.models!r} names no model; give comma-separated names "
                                 f"(benchbox models lists them), or leave --models out to run the suite's default.")
-    root, notice = resolve_data_root(args.data_root)
+    root, notice = resolve_data_root(args.data_root, suite.embedded_corpus)
     print(notice, file=sys.stderr)
-    if root == embedded_corpus_root():
-        ensure_embedded_corpus(progress=not args.no_progress)
+    if root == embedded_corpus_root(suite.embedded_corpus):
+        ensure_embedded_corpus(progress=not args.no_progress, embedded=suite.embedded_corpus)
     corpus = load_corpus(root, targets=suite.targets, tolerance_frames=suite.tolerance_frames)
     seeds = list(range(args.seeds or suite.default_seeds))
     config = RunConfig.create(suite, corpus, models=requested, seeds=seeds, out_dir=args.out, device=args.device,
@@ -320,6 +360,52 @@ def _cmd_stats(args) -> int:
     return 0
 
 
+def _cmd_baseline(args) -> int:
+    from benchbox.gate import Baseline
+
+    baseline = Baseline.from_run(args.run_dir)
+    path = baseline.write(args.out)
+    print(f"baseline of {len(baseline.models)} model(s) ({', '.join(baseline.models)}) on "
+          f"{baseline.key.suite} v{baseline.key.suite_version}, {len(baseline.key.sessions)} "
+          f"{baseline.key.partition} sessions, machine {baseline.machine_id}: {path}")
+    return 0
+
+
+def _cmd_check(args) -> int:
+    from benchbox.gate import Baseline
+
+    return _gate(Baseline.read(args.against), args.run_dir, args, title=f"benchbox check {args.run_dir} "
+                                                                        f"--against {args.against}")
+
+
+def _cmd_compare(args) -> int:
+    from benchbox.gate import Baseline
+
+    return _gate(Baseline.from_run(args.base_run_dir), args.run_dir, args,
+                 title=f"benchbox compare {args.base_run_dir} {args.run_dir}")
+
+
+def _gate(base, run_dir: str, args, *, title: str) -> int:
+    import dataclasses
+
+    from benchbox.gate import Baseline, compare_baselines, load_thresholds, render_markdown, render_text
+    from benchbox.record import RunFolder
+
+    run = RunFolder(run_dir).read_run()
+    current = Baseline.from_run(run_dir)
+    thresholds = load_thresholds(suite_definition=run.suite.definition, suite_source=f"suite {run.suite.name}",
+                                 config=args.config)
+    if args.alpha is not None:
+        thresholds = dataclasses.replace(thresholds, alpha=args.alpha, sources=(*thresholds.sources, "--alpha"))
+    result = compare_baselines(base, current, thresholds, speed=not args.no_speed)
+    flags = {"strict": args.strict, "allow_missing": args.allow_missing, "warn_only": args.warn_only}
+    print(render_text(result, **flags))
+    if args.markdown:
+        with open(args.markdown, "a", encoding="utf-8") as handle:
+            handle.write(render_markdown(result, title=title, **flags))
+    return result.exit_code(**flags)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -328,7 +414,9 @@ def main(argv: list[str] | None = None) -> int:
     from benchbox.errors import BenchboxError
 
     handlers = {"run": _cmd_run, "models": _cmd_models, "suites": _cmd_suites, "report": _cmd_report,
-                "stats": _cmd_stats, "leaderboard": _cmd_leaderboard}
+                "stats": _cmd_stats, "leaderboard": _cmd_leaderboard, "baseline": _cmd_baseline,
+                "check": _cmd_check, "compare": _cmd_compare}
+    error_exit = GATE_USAGE_EXIT if args.command in GATE_COMMANDS else 2
     if args.command == "data":
         handler = _cmd_data_synth if args.data_command == "synth" else _cmd_data_check
     else:
@@ -337,7 +425,7 @@ def main(argv: list[str] | None = None) -> int:
         return handler(args)
     except BenchboxError as exc:
         print(f"benchbox: error: {exc}", file=sys.stderr)
-        return 2
+        return error_exit
     except KeyboardInterrupt:
         print("benchbox: interrupted; rerun the same command to resume", file=sys.stderr)
         return 130
@@ -348,7 +436,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"benchbox: error: {where}{exc.strerror or exc}. What was written before is kept; "
               f"make room or use a writable folder (--out, $BENCHBOX_HOME) and rerun the same command to "
               f"resume.", file=sys.stderr)
-        return 3
+        return error_exit if args.command in GATE_COMMANDS else 3
 
 
 #: Errors of the storage rather than of benchbox: a full disk or quota, a read-only filesystem, no permission, a

@@ -14,18 +14,19 @@ from pathlib import Path
 from typing import Any
 
 from benchbox.corpus.session import FRAME_STEP_S, Corpus, LabelledSession
-from benchbox.errors import SuiteError
+from benchbox.errors import BenchboxError, SuiteError
 from benchbox.metrics import METRICS
 from benchbox.registry import did_you_mean
 
 __all__ = ["Suite", "Partitions", "ProtocolSettings", "builtin_suite_names", "load_suite"]
 
 _SCHEMA: dict[str, set[str]] = {
-    "": {"name", "version", "description", "corpus", "partitions", "scoring", "models", "protocol", "statistics"},
+    "": {"name", "version", "description", "corpus", "partitions", "scoring", "models", "protocol", "statistics",
+         "check"},
     "statistics": {"families", "block_s"},
     "protocol": {"annotation_delay_s", "postprocessing", "median_filter_s", "per_model"},
     "protocol_override": {"annotation_delay_s", "postprocessing", "median_filter_s"},
-    "corpus": {"layout", "targets", "label_media_tolerance_frames"},
+    "corpus": {"layout", "targets", "label_media_tolerance_frames", "embedded"},
     "partitions": {"fit", "select", "test"},
     "partition": {"split", "last_fraction"},
     "scoring": {"headline_metric", "headline_scope", "metrics"},
@@ -81,6 +82,13 @@ class Suite:
     @property
     def targets(self) -> tuple[str, ...]:
         return tuple(self.definition["corpus"]["targets"])
+
+    @property
+    def embedded_corpus(self) -> dict[str, Any] | None:
+        """The size of the embedded synthetic corpus this suite runs on by default (``[corpus] embedded``),
+        or None for benchbox's default size."""
+        embedded = self.definition["corpus"].get("embedded")
+        return dict(embedded) if embedded else None
 
     @property
     def tolerance_frames(self) -> int:
@@ -220,6 +228,23 @@ def _check_keys(table: dict[str, Any], section: str, source: str) -> None:
             raise SuiteError(f"{source}: unknown key {key!r} at {where}.{did_you_mean(key, sorted(allowed))}")
 
 
+def _validate_embedded(embedded: Any, source: str) -> None:
+    from benchbox.corpus.default import EMBEDDED_KEYS
+
+    if embedded is None:
+        return
+    if not isinstance(embedded, dict) or not set(embedded) <= EMBEDDED_KEYS:
+        raise SuiteError(f"{source}: [corpus] embedded must be a table with keys among {sorted(EMBEDDED_KEYS)}. "
+                         f"Got {embedded!r} instead.")
+    for key, value in embedded.items():
+        ok = value > 0 if key == "seconds" else value >= 0
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not ok or \
+                (key != "seconds" and not isinstance(value, int)):
+            raise SuiteError(f"{source}: [corpus] embedded.{key} must be a "
+                             f"{'positive number of seconds' if key == 'seconds' else 'non-negative integer'}. "
+                             f"Got {value!r} instead.")
+
+
 def _validate(definition: dict[str, Any], source: str) -> None:
     _check_keys(definition, "", source)
     for key in ("name", "version", "corpus", "partitions", "scoring", "models"):
@@ -230,6 +255,14 @@ def _validate(definition: dict[str, Any], source: str) -> None:
     corpus = definition["corpus"]
     if corpus.get("layout") != "avec2016":
         raise SuiteError(f"{source}: [corpus] layout must be 'avec2016'. Got {corpus.get('layout')!r} instead.")
+    _validate_embedded(corpus.get("embedded"), source)
+    if "check" in definition:  # thresholds of `benchbox check`, validated here so a typo stops the run early
+        from benchbox.gate.thresholds import parse_check_table
+
+        try:
+            parse_check_table(definition["check"], f"{source} [check]")
+        except BenchboxError as exc:
+            raise SuiteError(str(exc)) from None
     targets = corpus.get("targets")
     if not targets or not all(isinstance(t, str) for t in targets):
         raise SuiteError(f"{source}: [corpus] targets must be a non-empty list of names. Got {targets!r} instead.")

@@ -1,0 +1,239 @@
+"""The rules of ``benchbox check`` and ``benchbox compare``: one comparison of a run against a baseline.
+
+**Scores** (per model, target and gated metric, pooled over the scored sessions, mean over seeds): a
+*regression* is a change in the worse direction larger than the tolerance that the paired session
+randomisation test (from the per-session sums, one-sided in the worse direction, sessions swapped between
+baseline and run, seeds paired by number and their differences averaged) finds significant at ``alpha``.
+A change past the tolerance that the test does not confirm is *suspect* (``~``), a failure only with
+``strict``. A change past the tolerance in the better direction is an *improvement* (``+``).
+
+**Speed** (per model: fit seconds per delay candidate, predict real-time factor), asv's rule: a
+*regression* is a ratio of medians (run over baseline) above the factor that, with at least 5 samples on
+each side, a one-sided Mann-Whitney U test confirms at ``alpha`` (with fewer samples the ratio decides).
+On another machine (other machine id) both sides are divided by their run's calibration time first and
+the wider ``cross_machine_factor`` applies; the output says so. Figures whose baseline median is below
+``min_timed_s`` seconds are too fast to time and are not checked.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from collections.abc import Sequence
+from typing import Literal
+
+import numpy as np
+
+from benchbox.gate.baseline import Baseline, ModelBaseline
+from benchbox.gate.thresholds import Thresholds
+from benchbox.metrics import UndefinedMetricWarning
+from benchbox.stats.paired import paired_randomisation_test
+
+__all__ = ["Finding", "CheckResult", "compare_baselines", "EXIT_CODES", "MIN_SPEED_SAMPLES"]
+
+Verdict = Literal["ok", "regression", "suspect", "improved", "new", "missing", "untested"]
+
+#: Exit codes of ``benchbox check`` and ``benchbox compare``.
+EXIT_CODES = {"pass": 0, "score": 1, "speed": 2, "not_comparable": 3, "usage": 4}
+#: Samples needed on each side before the Mann-Whitney test is asked (asv's rule).
+MIN_SPEED_SAMPLES = 5
+
+MARKS = {"ok": " ", "regression": "x", "suspect": "~", "improved": "+", "new": "N", "missing": "!",
+         "untested": "?"}
+
+
+@dataclasses.dataclass(frozen=True)
+class Finding:
+    """One checked figure."""
+
+    kind: Literal["score", "speed", "model"]
+    model: str
+    target: str  # "" for speed and model findings
+    figure: str  # metric name, "fit s/candidate", "predict RTF"
+    old: float | None
+    new: float | None
+    p_value: float | None
+    verdict: Verdict
+    note: str = ""
+
+    @property
+    def change(self) -> float | None:
+        if self.old is None or self.new is None:
+            return None
+        if self.kind == "speed":
+            return self.new / self.old if self.old > 0 else None
+        return self.new - self.old
+
+    @property
+    def mark(self) -> str:
+        return MARKS[self.verdict]
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckResult:
+    findings: list[Finding]
+    not_comparable: list[str]
+    notes: list[str]
+    thresholds: Thresholds
+    speed_checked: bool
+
+    def failures(self, *, strict: bool = False, allow_missing: bool = False) -> tuple[bool, bool]:
+        """(score failed, speed failed) under the rules."""
+        bad = {"regression", "suspect"} if strict else {"regression"}
+        score = any(f.kind == "score" and f.verdict in bad for f in self.findings) or (
+            not allow_missing and any(f.verdict == "missing" for f in self.findings))
+        speed = any(f.kind == "speed" and f.verdict in bad for f in self.findings)
+        return score, speed
+
+    def exit_code(self, *, strict: bool = False, allow_missing: bool = False, warn_only: bool = False) -> int:
+        if warn_only:
+            return EXIT_CODES["pass"]
+        if self.not_comparable:
+            return EXIT_CODES["not_comparable"]
+        score, speed = self.failures(strict=strict, allow_missing=allow_missing)
+        if score:
+            return EXIT_CODES["score"]
+        return EXIT_CODES["speed"] if speed else EXIT_CODES["pass"]
+
+
+def compare_baselines(base: Baseline, current: Baseline, thresholds: Thresholds, *, speed: bool = True,
+                      resamples: int = 9_999) -> CheckResult:
+    """Every score and speed figure of ``current`` against ``base`` (see the module docstring)."""
+    differences = base.key.differences(current.key)
+    if differences:
+        return CheckResult([], differences, [], thresholds, speed)
+    findings: list[Finding] = []
+    notes: list[str] = []
+    same_machine = _same_machine(base, current)
+    if speed and not same_machine:
+        notes.append(_cross_machine_note(base, current, thresholds))
+    for name in base.models:
+        if name not in current.models:
+            findings.append(Finding("model", name, "", "model", None, None, None, "missing",
+                                    "in the baseline, not finished in the run"))
+            continue
+        findings += _score_findings(name, base.models[name], current.models[name], base.key.targets, thresholds,
+                                    resamples)
+        if speed:
+            findings += _speed_findings(name, base, current, thresholds, same_machine)
+    for name in current.models:
+        if name not in base.models:
+            findings.append(Finding("model", name, "", "model", None, None, None, "new",
+                                    "not in the baseline (run `benchbox baseline` to add it)"))
+    return CheckResult(findings, [], notes, thresholds, speed)
+
+
+# -- scores --------------------------------------------------------------------------------------------
+
+def _score_findings(name: str, base: ModelBaseline, current: ModelBaseline, targets: Sequence[str],
+                    thresholds: Thresholds, resamples: int) -> list[Finding]:
+    findings = []
+    seeds = sorted(set(base.sums) & set(current.sums))
+    for target in targets:
+        for metric in thresholds.metrics:
+            old_value, new_value = base.scores[target][metric], current.scores[target][metric]
+            old, new = old_value.value, new_value.value
+            tolerance = thresholds.tolerance_for(name, target, metric)
+            if old is None or new is None:
+                findings.append(Finding("score", name, target, metric, old, new, None, "untested",
+                                        "undefined on one side (constant predictions)"))
+                continue
+            worse = (old - new) if old_value.higher_is_better else (new - old)
+            p = _worse_p(base, current, seeds, target, metric, old_value.higher_is_better, resamples)
+            if worse > tolerance:
+                verdict = "regression" if p is not None and p < thresholds.alpha else "suspect"
+                note = f"worse by {worse:.4f} > tolerance {tolerance:g}" + (
+                    "" if p is not None else "; no common seed to test")
+            elif -worse > tolerance:
+                verdict, note = "improved", f"better by {-worse:.4f}: consider `benchbox baseline`"
+            else:
+                verdict, note = "ok", ""
+            findings.append(Finding("score", name, target, metric, old, new, p, verdict, note))
+    return findings
+
+
+def _worse_p(base: ModelBaseline, current: ModelBaseline, seeds: list[int], target: str, metric: str,
+             higher_is_better: bool, resamples: int) -> float | None:
+    """One-sided p of "the run is worse than the baseline" (paired session randomisation test, seeds
+    paired by number, their differences averaged), or None without a common seed."""
+    if not seeds:
+        return None
+    base_stats = [base.stats(seed, target) for seed in seeds]
+    current_stats = [current.stats(seed, target) for seed in seeds]
+    # "greater" tests metric(A) - metric(B) > 0: A is the side whose metric is higher when the run is worse
+    a, b = (base_stats, current_stats) if higher_is_better else (current_stats, base_stats)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UndefinedMetricWarning)
+        result = paired_randomisation_test(a, b, metric=metric, alternative="greater", resamples=resamples, rng=0)
+    return None if np.isnan(result.p_value) else float(result.p_value)
+
+
+# -- speed ---------------------------------------------------------------------------------------------
+
+def _same_machine(base: Baseline, current: Baseline) -> bool:
+    ids = {base.machine_id, current.machine_id}
+    for model in (*base.models.values(), *current.models.values()):
+        ids |= set(model.timing.get("machine_ids") or [])
+    return len(ids) == 1 and None not in ids
+
+
+def _cross_machine_note(base: Baseline, current: Baseline, thresholds: Thresholds) -> str:
+    if not (base.calibration_s and current.calibration_s):
+        return ("The run and the baseline were timed on different machines (or a side records none) and a "
+                "calibration time is missing: speed is not checked.")
+    return (f"The run and the baseline were timed on different machines ({base.machine.get('cpu_model')} "
+            f"x{base.machine.get('cpu_count')} vs {current.machine.get('cpu_model')} "
+            f"x{current.machine.get('cpu_count')}): timings are divided by each run's calibration time "
+            f"({base.calibration_s:.3f} s vs {current.calibration_s:.3f} s) and compared with the factor "
+            f"{thresholds.cross_machine_factor:g}.")
+
+
+def _samples(model: ModelBaseline, figure: str) -> tuple[np.ndarray, np.ndarray]:
+    """(samples of the figure, the same in seconds: for the "too fast to time" rule)."""
+    timing = model.timing
+    if figure == "fit":
+        seconds = np.asarray(timing.get("fit_s") or [], dtype=float)
+        return seconds, seconds
+    seconds = np.asarray(timing.get("predict_s") or [], dtype=float)
+    media = timing.get("predict_media_s")
+    return (seconds / media if media else np.asarray([])), seconds
+
+
+def _speed_findings(name: str, base: Baseline, current: Baseline, thresholds: Thresholds,
+                    same_machine: bool) -> list[Finding]:
+    from scipy.stats import mannwhitneyu
+
+    findings = []
+    for figure, label in (("fit", "fit s/candidate"), ("predict", "predict RTF")):
+        old, old_seconds = _samples(base.models[name], figure)
+        new, _ = _samples(current.models[name], figure)
+        if not old.size or not new.size:
+            findings.append(Finding("speed", name, "", label, None, None, None, "untested", "no timing samples"))
+            continue
+        if np.median(old_seconds) < thresholds.min_timed_s:
+            findings.append(Finding("speed", name, "", label, float(np.median(old)), float(np.median(new)), None,
+                                    "untested", f"too fast to time (< {thresholds.min_timed_s:g} s)"))
+            continue
+        factor = thresholds.factor_for(name, figure)
+        note = ""
+        if not same_machine:
+            if not (base.calibration_s and current.calibration_s):
+                continue
+            old, new = old / base.calibration_s, new / current.calibration_s
+            factor, note = thresholds.cross_machine_factor, "calibrated (other machine); "
+        old_median, new_median = float(np.median(old)), float(np.median(new))
+        ratio = new_median / old_median if old_median > 0 else np.inf
+        p = None
+        if old.size >= MIN_SPEED_SAMPLES and new.size >= MIN_SPEED_SAMPLES:
+            p = float(mannwhitneyu(new, old, alternative="greater").pvalue)
+        if ratio > factor:
+            confirmed = p is None or p < thresholds.alpha
+            verdict = "regression" if confirmed else "suspect"
+            note += f"{ratio:.2f}x slower > factor {factor:g}" + (
+                f" ({old.size} and {new.size} samples: ratio alone)" if p is None else "")
+        elif ratio < 1.0 / factor:
+            verdict, note = "improved", note + f"{1 / ratio:.2f}x faster: consider `benchbox baseline`"
+        else:
+            verdict, note = "ok", note.rstrip("; ")
+        findings.append(Finding("speed", name, "", label, old_median, new_median, p, verdict, note))
+    return findings
