@@ -3,8 +3,11 @@
 A baseline is small (a few kB per model) and meant to be committed to a repository, so that a change of
 baseline shows in code review; only ``benchbox baseline`` writes one. It holds:
 
-- the compatibility key (suite name, version and definition hash, corpus fingerprint, scored partition and
-  its sessions, targets): a run is checked against a baseline only where every field matches;
+- the compatibility key (suite name and version, the hash of the suite's protocol: its corpus, partitions,
+  protocol and scoring tables; corpus fingerprint, scored partition and its sessions, targets): a run is
+  checked against a baseline only where every field matches. A suite's model options and thresholds are
+  not part of it: changing a model's options is what a check is for (each model keeps its options' hash,
+  and a change is noted);
 - the machine fingerprint and the calibration time of the run it was made from;
 - per model, target and metric (the sum-computable ones: CCC, Pearson r, RMSE, each on the pooled sessions
   of the scored partition): the seed-mean value, the per-seed values and ``higher_is_better``;
@@ -34,7 +37,8 @@ from benchbox.metrics import METRICS, SufficientStats, UndefinedMetricWarning
 from benchbox.record import RunFolder, RunRecord, now_utc
 from benchbox.record._codec import RecordFormatError, check_format, from_jsonable, to_jsonable
 
-__all__ = ["BASELINE_FORMAT", "Baseline", "BaselineKey", "ModelBaseline", "MetricValue", "GATE_METRICS"]
+__all__ = ["BASELINE_FORMAT", "Baseline", "BaselineKey", "ModelBaseline", "MetricValue", "GATE_METRICS",
+           "protocol_sha256"]
 
 BASELINE_FORMAT = 1
 _KEY = "benchbox_baseline_format"
@@ -49,7 +53,7 @@ class BaselineKey:
 
     suite: str
     suite_version: str
-    suite_sha256: str
+    protocol_sha256: str
     corpus_fingerprint: str
     corpus_synthetic: bool
     partition: str
@@ -58,7 +62,7 @@ class BaselineKey:
 
     #: Field name -> what it means, for the "not comparable" message.
     DESCRIPTIONS = {"suite": "suite name", "suite_version": "suite version",
-                    "suite_sha256": "suite definition (its file or a model option changed)",
+                    "protocol_sha256": "suite protocol (its corpus, partitions, protocol or scoring tables)",
                     "corpus_fingerprint": "corpus", "corpus_synthetic": "corpus kind (synthetic or not)",
                     "partition": "scored partition", "sessions": "sessions of the scored partition",
                     "targets": "targets"}
@@ -88,11 +92,13 @@ class MetricValue:
 
 @dataclasses.dataclass(frozen=True)
 class ModelBaseline:
-    """One model of a baseline: scores, per-session sums (seed -> target -> sessions x 6) and timings."""
+    """One model of a baseline: scores, per-session sums (seed -> target -> sessions x 6), timings, and the
+    hash of the options it ran with."""
 
     scores: dict[str, dict[str, MetricValue]]
     sums: dict[int, dict[str, list[list[float]]]]
     timing: dict[str, Any]
+    options_sha256: str = ""
 
     def stats(self, seed: int, target: str) -> SufficientStats:
         """The per-session sums of one seed and target as arrays of shape (sessions,)."""
@@ -157,11 +163,24 @@ class Baseline:
             raise BenchboxError(f"{folder.root} has no finished model to make a baseline of.")
         env = run.environment
         key = BaselineKey(suite=run.suite.name, suite_version=run.suite.version,
-                          suite_sha256=run.suite.definition_sha256, corpus_fingerprint=run.corpus.fingerprint,
+                          protocol_sha256=protocol_sha256(run.suite.definition),
+                          corpus_fingerprint=run.corpus.fingerprint,
                           corpus_synthetic=run.corpus.synthetic, partition=run.test_split,
                           sessions=[str(s) for s in sessions], targets=targets)
         return cls(key=key, machine=dict(env.machine), machine_id=env.machine_id, calibration_s=env.calibration_s,
                    models=models, source=str(folder.root), created_at=now_utc(), git_commit=env.git_commit)
+
+
+#: The tables of a suite that decide what a score means.
+PROTOCOL_TABLES = ("name", "version", "corpus", "partitions", "protocol", "scoring")
+
+
+def protocol_sha256(definition: Mapping[str, Any]) -> str:
+    """Hash of the suite tables that decide what a score means (:data:`PROTOCOL_TABLES`)."""
+    import hashlib
+
+    text = json.dumps({k: definition.get(k) for k in PROTOCOL_TABLES}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _model_baseline(run: RunRecord, name: str, loaded, gold: np.ndarray, frame_session: np.ndarray,
@@ -185,7 +204,9 @@ def _model_baseline(run: RunRecord, name: str, loaded, gold: np.ndarray, frame_s
                                            higher_is_better=METRICS[metric].higher_is_better)
                        for metric, values in by_metric.items()}
               for target, by_metric in per_seed.items()}
-    return ModelBaseline(scores=scores, sums=sums, timing=_timing(run, name, loaded.seeds_used))
+    entry = run.model(name)
+    return ModelBaseline(scores=scores, sums=sums, timing=_timing(run, name, loaded.seeds_used),
+                         options_sha256=entry.options_sha256 if entry else "")
 
 
 def _mean(values: Mapping[int, float | None]) -> float | None:

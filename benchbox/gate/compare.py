@@ -112,6 +112,9 @@ def compare_baselines(base: Baseline, current: Baseline, thresholds: Thresholds,
             findings.append(Finding("model", name, "", "model", None, None, None, "missing",
                                     "in the baseline, not finished in the run"))
             continue
+        if base.models[name].options_sha256 != current.models[name].options_sha256:
+            notes.append(f"{name}: its options differ from the baseline's (options hash "
+                         f"{base.models[name].options_sha256[:10]} -> {current.models[name].options_sha256[:10]}).")
         findings += _score_findings(name, base.models[name], current.models[name], base.key.targets, thresholds,
                                     resamples)
         if speed:

@@ -1,0 +1,243 @@
+"""`benchbox baseline`, `check` and `compare` on real runs: an A/A comparison passes, added noise is a score
+regression (exit 1), a 3x slower predict is a speed regression (exit 2), another suite version is not
+comparable (exit 3), usage errors exit 4, the Markdown table says what the text table says, and the test
+from per-session sums equals the same test on the full predictions."""
+
+import itertools
+import json
+import re
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+import pytest
+from plugin_packages import install_plugin_package
+
+from benchbox.cli import main
+from benchbox.gate import Baseline, compare_baselines, load_thresholds
+from benchbox.gate.thresholds import Thresholds
+from benchbox.metrics import ccc_score, rmse_error
+
+GATE_PLUGINS = '''
+import time
+
+import numpy as np
+
+
+class NoisyMean:
+    """The training mean, plus white noise of SD ``noise_sd`` (0: none)."""
+
+    name = "gate-noisy-mean"
+    modalities = frozenset()
+
+    def __init__(self, noise_sd=0.0):
+        self.noise_sd = noise_sd
+
+    def fit(self, train, select, ctx):
+        self.mean_ = np.concatenate([s.labels for s in train]).mean(axis=0)
+
+    def predict(self, sessions, ctx):
+        rng = np.random.default_rng(ctx.seed + 17)
+        return {s.id: self.mean_ + rng.normal(scale=self.noise_sd, size=(s.num_frames, len(self.mean_)))
+                for s in sessions}
+
+
+class Sleepy(NoisyMean):
+    """The training mean, after sleeping ``predict_sleep_s`` in every predict call."""
+
+    name = "gate-sleepy"
+
+    def __init__(self, predict_sleep_s=0.0):
+        super().__init__(noise_sd=0.0)
+        self.predict_sleep_s = predict_sleep_s
+
+    def predict(self, sessions, ctx):
+        time.sleep(self.predict_sleep_s)
+        return super().predict(sessions, ctx)
+'''
+
+
+@pytest.fixture(scope="module")
+def gate_site(tmp_path_factory) -> Path:
+    return install_plugin_package(tmp_path_factory, package="throwaway-gate", module="throwaway_gate",
+                                  source=GATE_PLUGINS,
+                                  entry_points={"gate-noisy-mean": "throwaway_gate:NoisyMean",
+                                                "gate-sleepy": "throwaway_gate:Sleepy"})
+
+
+@pytest.fixture(scope="module")
+def gate_corpus(tmp_path_factory) -> Path:
+    """Six scored (dev) sessions: the one-sided session test can reach p = 1/64."""
+    from benchbox.corpus.synth import synthesize
+
+    return synthesize(tmp_path_factory.mktemp("gate") / "corpus", train=4, dev=6, test=0, seconds=4.0, workers=1)
+
+
+@pytest.fixture(scope="module")
+def gate_suite(tmp_path_factory) -> Path:
+    """avec2016 with two delay candidates and no post-processing (quicker; noise is not smoothed away)."""
+    text = resources.files("benchbox.suites").joinpath("avec2016.toml").read_text()
+    text = text.replace("annotation_delay_s = [0.0, 0.8, 1.6, 2.4, 3.2, 4.0]", "annotation_delay_s = [0.0, 0.8]")
+    text = text.replace("postprocessing = true", "postprocessing = false")
+    path = tmp_path_factory.mktemp("suite") / "gate.toml"
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture(scope="module")
+def runs(gate_site, gate_corpus, gate_suite, tmp_path_factory):
+    """A baseline run, the same command again, one with noise added, one with a 3x slower predict."""
+    root = tmp_path_factory.mktemp("gate-runs")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.syspath_prepend(str(gate_site))
+        patch.setenv("BENCHBOX_HOME", str(root / "home"))
+
+        def run(out, models, *extra):
+            code = main(["run", "--suite", str(gate_suite), "--data-root", str(gate_corpus), "--out", str(root / out),
+                         "--no-progress", "--models", models, "--timing-repeats", "5", *extra])
+            assert code == 0
+            return root / out
+
+        both = "mean,gate-noisy-mean,gate-sleepy"
+        return {
+            "base": run("base", both, "--option", "gate-sleepy.predict_sleep_s=0.06"),
+            "again": run("again", both, "--option", "gate-sleepy.predict_sleep_s=0.06"),
+            "noisy": run("noisy", "gate-noisy-mean", "--option", "gate-noisy-mean.noise_sd=0.3"),
+            "slow": run("slow", "gate-sleepy", "--option", "gate-sleepy.predict_sleep_s=0.18"),
+        }
+
+
+@pytest.fixture(scope="module")
+def baseline_file(runs, tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("baseline") / "baseline.json"
+    assert main(["baseline", str(runs["base"]), "--out", str(path)]) == 0
+    return path
+
+
+def test_a_run_checked_against_its_own_baseline_and_an_identical_run_passes(runs, baseline_file, capsys):
+    capsys.readouterr()
+    assert main(["check", str(runs["base"]), "--against", str(baseline_file)]) == 0
+    assert main(["compare", str(runs["base"]), str(runs["again"]), "--no-speed"]) == 0
+    out = capsys.readouterr().out
+    assert "PASS" in out and "0 regression(s), 0 suspect" in out
+    rows = [line for line in out.splitlines() if re.search(r"\b(ccc|rmse)\b", line)]
+    assert rows and all("+0.0000" in row for row in rows)  # the same command gives bit-identical scores
+
+
+def test_noise_added_by_an_option_is_a_score_regression(runs, baseline_file, capsys, tmp_path):
+    capsys.readouterr()
+    markdown = tmp_path / "summary.md"
+    code = main(["check", str(runs["noisy"]), "--against", str(baseline_file), "--no-speed", "--allow-missing",
+                 "--markdown", str(markdown)])
+    out = capsys.readouterr().out
+    assert code == 1, out
+    line = next(row for row in out.splitlines() if "gate-noisy-mean" in row and "rmse" in row)
+    assert line.startswith("x") and "regression: worse by" in line
+    p = float(line.split()[7])  # mark, model, target, figure, old, new, change, p
+    assert p == pytest.approx(1 / 64, abs=1e-4)  # every one of the 6 sessions got worse: the smallest one-sided p
+    assert "gate-noisy-mean: its options differ from the baseline's" in out
+    # without --allow-missing the models the run lacks fail it too; --warn-only always passes
+    assert main(["check", str(runs["noisy"]), "--against", str(baseline_file), "--no-speed", "--warn-only"]) == 0
+    verdicts = _verdicts_of_text(out)
+    assert len(verdicts) == 6 and ("x", "gate-noisy-mean", "arousal", "rmse", "regression") in verdicts
+    assert _verdicts_of_markdown(markdown.read_text()) == verdicts
+
+
+def test_a_three_times_slower_predict_is_a_speed_regression(runs, baseline_file, capsys):
+    capsys.readouterr()
+    code = main(["check", str(runs["slow"]), "--against", str(baseline_file), "--allow-missing"])
+    out = capsys.readouterr().out
+    assert code == 2, out
+    line = next(row for row in out.splitlines() if "gate-sleepy" in row and "predict RTF" in row)
+    assert line.startswith("x") and "x slower > factor 1.25" in line
+    assert float(re.search(r"\s(\d\.\d\d)x\s", line).group(1)) > 2.5
+    assert main(["check", str(runs["slow"]), "--against", str(baseline_file), "--allow-missing", "--no-speed"]) == 0
+
+
+def test_a_baseline_of_another_suite_version_is_not_comparable(runs, baseline_file, capsys, tmp_path):
+    data = json.loads(baseline_file.read_text())
+    data["key"]["suite_version"] = "0.9.0"
+    other = tmp_path / "old.json"
+    other.write_text(json.dumps(data))
+    capsys.readouterr()
+    assert main(["check", str(runs["base"]), "--against", str(other)]) == 3
+    out = capsys.readouterr().out
+    assert 'NOT COMPARABLE: suite_version (suite version): baseline "0.9.0", run "1.1.0"' in out
+
+
+def test_usage_and_file_errors_exit_4(runs, tmp_path, capsys):
+    assert main(["check", str(runs["base"]), "--against", str(tmp_path / "none.json")]) == 4
+    assert "does not exist; make a baseline with `benchbox baseline" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["check", str(runs["base"])])
+    assert exit_info.value.code == 4
+    assert main(["baseline", str(tmp_path), "--out", str(tmp_path / "b.json")]) == 4
+    bad = tmp_path / "thresholds.toml"
+    bad.write_text("[check]\ntolerance = { ccc = 'high' }\n")
+    assert main(["compare", str(runs["base"]), str(runs["again"]), "--config", str(bad)]) == 4
+    assert "tolerance.ccc must be a number" in capsys.readouterr().err
+
+
+def test_thresholds_come_from_suite_pyproject_and_config_in_that_order(tmp_path):
+    (tmp_path / "pyproject.toml").write_text('[tool.benchbox.check]\nfit_factor = 2.0\n'
+                                             '[[tool.benchbox.check.override]]\nmodel = "e2e-*"\ntolerance = 0.2\n')
+    config = tmp_path / "gate.toml"
+    config.write_text("[check]\nalpha = 0.01\nfit_factor = 3.0\n")
+    suite = {"check": {"alpha": 0.1, "tolerance": {"rmse": 0.05}, "predict_factor": 1.5}}
+    thresholds = load_thresholds(suite_definition=suite, config=config, cwd=tmp_path)
+    assert (thresholds.alpha, thresholds.fit_factor, thresholds.predict_factor) == (0.01, 3.0, 1.5)
+    assert thresholds.tolerance_for("egemaps-svr", "arousal", "rmse") == 0.05
+    assert thresholds.tolerance_for("e2e-audio", "arousal", "ccc") == 0.2
+    assert thresholds.tolerance_for("egemaps-svr", "arousal", "ccc") == 0.01
+    assert len(thresholds.sources) == 4
+
+
+def test_the_test_from_sums_equals_the_test_on_the_full_predictions(runs):
+    """The check's one-sided p (from the baseline's per-session sums) against a direct enumeration of all
+    2^6 swaps of whole sessions' predictions between the two runs, each scored on the pooled frames."""
+    from benchbox.record import RunFolder
+
+    base, noisy = Baseline.from_run(runs["base"]), Baseline.from_run(runs["noisy"])
+    result = compare_baselines(base, noisy, Thresholds(metrics=("ccc", "rmse")), speed=False)
+    gold = RunFolder(runs["base"]).read_gold(("arousal", "valence"))
+    gold = gold[gold["partition"] == "test"].sort_values(["session", "frame"])
+    old = RunFolder(runs["base"]).read_predictions("gate-noisy-mean", 0).set_index(["session", "frame"])
+    new = RunFolder(runs["noisy"]).read_predictions("gate-noisy-mean", 0).set_index(["session", "frame"])
+    sessions = sorted(gold["session"].unique())
+    for target, metric in itertools.product(("arousal", "valence"), ("ccc", "rmse")):
+        truth = {s: gold.loc[gold["session"] == s, target].to_numpy() for s in sessions}
+        a = {s: old.loc[s, target].to_numpy() for s in sessions}
+        b = {s: new.loc[s, target].to_numpy() for s in sessions}
+        score = ccc_score if metric == "ccc" else rmse_error
+        worse = (lambda x, y: score(*x) - score(*y)) if metric == "ccc" else (lambda x, y: score(*y) - score(*x))
+
+        def pooled(first, second, swap):
+            chosen = [second[s] if k in swap else first[s] for k, s in enumerate(sessions)]
+            y = np.concatenate([truth[s] for s in sessions])
+            return y, np.concatenate(chosen)
+
+        observed = worse(pooled(a, b, ()), pooled(b, a, ()))
+        swaps = [set(c) for r in range(len(sessions) + 1) for c in itertools.combinations(range(len(sessions)), r)]
+        null = [worse(pooled(a, b, swap), pooled(b, a, swap)) for swap in swaps]
+        expected = np.mean([value >= observed - 1e-10 * max(1.0, abs(observed)) for value in null])
+        finding = next(f for f in result.findings if f.model == "gate-noisy-mean" and f.target == target
+                       and f.figure == metric)
+        assert finding.p_value == pytest.approx(expected, abs=1e-12), (target, metric)
+
+
+def _verdicts_of_text(out: str) -> list[tuple[str, ...]]:
+    rows = []
+    for line in out.splitlines():
+        match = re.match(r"^(.)  (\S+)\s+(\S+)\s+(ccc|rmse|fit s/candidate|predict RTF|model)\s.*?\s{2}(\w+)(:|$)", line)
+        if match and match.group(2) != "model":
+            rows.append((match.group(1).strip(), match.group(2), match.group(3), match.group(4), match.group(5)))
+    return rows
+
+
+def _verdicts_of_markdown(text: str) -> list[tuple[str, ...]]:
+    rows = []
+    for line in text.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split(" | ")]
+        if len(cells) == 9 and cells[1] not in ("model", "---") and not cells[0].startswith("---"):
+            rows.append((cells[0], cells[1], cells[2], cells[3], cells[8].split(":")[0]))
+    return rows
