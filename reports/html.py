@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from benchbox import atomic
-from benchbox.record import HEADLINE_COLUMN, RunFolder, RunRecord, StatsRecord, now_utc
+from benchbox.record import HEADLINE_COLUMN, RunFolder, RunRecord, StatsRecord, UnitStatus, now_utc
 from reports.figures import significance_matrix_png
 
 __all__ = ["write_report", "render_report"]
@@ -29,25 +29,38 @@ def _fmt(value, digits: int = 3) -> str:
     return f"{value:.{digits}f}"
 
 
-def _profile_costs(profile: dict) -> dict[str, str]:
-    """The cost figures a plugin's ``profile_info`` may give (the e2e models give all of them), formatted
-    for the cost table; a figure the plugin does not give is "–"."""
-    parameters = profile.get("parameters")
-    flops = profile.get("flops_per_media_second")
-    memory = profile.get("peak_memory_fit")
-    peak_mb = memory.get("peak_mb") if isinstance(memory, dict) else memory
+def _count(n: int | None) -> str:
+    """A parameter count: 178, 746,602, 24.1 M."""
+    if n is None:
+        return "–"
+    return f"{n:,}" if n < 1_000_000 else f"{n / 1e6:.1f} M"
+
+
+def _unit_costs(status: UnitStatus) -> dict[str, str]:
+    """The cost table's row of one finished unit: the harness's measurements (every model), then what the
+    plugin's ``profile_info`` adds (the e2e models: preset, weights, training); "–" where not measured."""
+    profile, size, timing, process = status.profile, status.size, status.timing, status.process
+    parameters = size.get("parameters", profile.get("parameters"))
+    flops = size.get("flops_per_media_second", profile.get("flops_per_media_second"))
+    samples = timing.get("predict_s") or []
+    gpu = timing.get("peak_gpu_mb")
     preset = profile.get("preset")
     if preset is not None and profile.get("paper_preset") is False:
         preset = f"{preset} (not the paper's)"
     weights, digest = profile.get("visual_pretrained_weights"), profile.get("visual_pretrained_weights_sha256")
     if weights is not None:  # a visual model: "random", or the weights file's name and the start of its hash
         weights = f"{Path(weights).name} (sha256 {digest[:12]})" if digest else "random"
-    return {"preset": preset or "–", "visual_weights": weights or "–",
-            "parameters_m": _fmt(parameters / 1e6 if parameters is not None else None, 2),
-            "gflops_per_media_s": _fmt(flops / 1e9 if flops is not None else None, 2),
+    return {"fits": str(status.fits or "–"), "fit_s": _fmt(status.fit_s, 2),
+            "fit_cpu_s": _fmt(sum(timing["fit_cpu_s"]) if timing.get("fit_cpu_s") else None, 2),
+            "predict_s": _fmt(status.predict_s, 3), "predict_samples": str(len(samples)) if samples else "–",
+            "rtf": f"{status.predict_real_time_factor:.3g}" if status.predict_real_time_factor else "–",
+            "peak_rss_mb": _fmt(process.get("peak_rss_mb"), 0), "peak_gpu_mb": _fmt(gpu, 0),
+            "preset": preset or "–", "visual_weights": weights or "–",
+            "parameters": _count(parameters),
+            "parameters_counted": size.get("parameters_counted", ""),
+            "gflops_per_media_s": _fmt(flops / 1e9, 2) if flops else "n/a",
             "training_s": _fmt(profile.get("training_time_s"), 1),
-            "train_fps": _fmt(profile.get("train_frames_per_s"), 0),
-            "peak_mb": _fmt(peak_mb, 0)}
+            "train_fps": _fmt(profile.get("train_frames_per_s"), 0)}
 
 
 _MARKS = {"better": "▲ better", "worse": "▼ worse", "not_significant": "– n.s."}
@@ -139,9 +152,7 @@ def _unit_tables(run: RunRecord) -> dict[str, list[dict]]:
                                  "error": status.error or ""})
                 continue
             model_warnings += [{"model": model.name, "seed": seed, "message": m} for m in status.warnings]
-            costs.append({"model": model.name, "seed": seed, "fit_s": _fmt(status.fit_s, 2),
-                          "predict_s": _fmt(status.predict_s, 2), "rtf": _fmt(status.predict_real_time_factor, 5),
-                          **_profile_costs(status.profile)})
+            costs.append({"model": model.name, "seed": seed, **_unit_costs(status)})
             if status.protocol is not None:
                 decisions += [{"model": model.name, "seed": seed, "target": target,
                                "delay_s": f"{decision.annotation_delay_s:.1f}",
@@ -210,8 +221,21 @@ def render_report(run_dir: Path) -> str:
         families=_family_tables(stats),
         interval_note=_interval_note(stats),
         matrices=_significance_figures(stats, [r["model"] for r in rows], targets),
+        machine=_machine_text(run),
         generated_at=now_utc(),
     )
+
+
+def _machine_text(run: RunRecord) -> str:
+    env = run.environment
+    machine = env.machine
+    if not machine:
+        return env.device_name
+    gpu = f", GPU {machine['gpu']}" if machine.get("gpu") else ""
+    calibration = (f"; calibration workload {env.calibration_s:.3f} s (divide timings by it to compare machines)"
+                   if env.calibration_s else "")
+    return (f"{machine.get('cpu_model')} x {machine.get('cpu_count')} cores, {machine.get('memory_gb')} GB{gpu} "
+            f"(id {env.machine_id}){calibration}")
 
 
 def write_report(run_dir: Path) -> Path:

@@ -129,16 +129,21 @@ def _cost(folder: RunFolder, run: RunRecord, model: str) -> dict[str, float | No
         values = [float(v) for v in values if isinstance(v, int | float) and not isinstance(v, bool)]
         return float(np.mean(values)) if values else None
 
-    def peak(profile: dict) -> Any:
-        memory = profile.get("peak_memory_fit")
+    def peak(unit) -> Any:  # the unit process's peak; older runs: the plugin's own figure
+        if unit.process.get("peak_rss_mb") is not None:
+            return unit.process["peak_rss_mb"]
+        memory = unit.profile.get("peak_memory_fit")
         return memory.get("peak_mb") if isinstance(memory, dict) else memory
 
-    flops = mean([u.profile.get("flops_per_media_second") for u in units])
-    return {"parameters": mean([u.profile.get("parameters") for u in units]),
+    def size(unit, key: str) -> Any:  # the harness's count (unit format 3), else the plugin's
+        return unit.size.get(key) if key in unit.size else unit.profile.get(key)
+
+    flops = mean([size(u, "flops_per_media_second") for u in units])
+    return {"parameters": mean([size(u, "parameters") for u in units]),
             "gflops_per_media_s": flops / 1e9 if flops is not None else None,
             "fit_s": mean([u.fit_s for u in units]),
             "predict_rtf": mean([u.predict_real_time_factor for u in units]),
-            "peak_mb": mean([peak(u.profile) for u in units]),
+            "peak_mb": mean([peak(u) for u in units]),
             "training_s": mean([u.profile.get("training_time_s") for u in units])}
 
 
