@@ -1,6 +1,7 @@
 """The synthetic RECOLA-shaped corpus: layout and formats, determinism, gold standard, learnability."""
 
 import json
+from pathlib import Path
 
 import av
 import cv2
@@ -354,3 +355,28 @@ def test_mouth_corners_follow_valence_but_not_perfectly(minute_corpus):
                               for frame in decoded_frames(session.video_path)])
         correlations.append(delayed_r(curvature, session.target("valence")))
     assert 0.1 < np.mean(correlations) and max(np.abs(correlations)) < 0.95, correlations
+
+
+def _corpus_digest(root: Path) -> dict[str, str]:
+    import hashlib
+
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def test_two_processes_generate_byte_identical_corpora(tmp_path):
+    """The generator in two fresh interpreters (other hash seeds, two workers each) writes the same bytes:
+    the CI self-gate needs the same corpus on every machine and every run."""
+    import os
+    import subprocess
+    import sys
+
+    digests = []
+    for k, hash_seed in enumerate(("1", "2")):
+        root = tmp_path / f"corpus-{k}"
+        code = (f"from benchbox.corpus.synth import synthesize; "
+                f"synthesize({str(root)!r}, train=2, dev=1, test=1, seconds=3.0, workers=2)")
+        subprocess.run([sys.executable, "-c", code], check=True, env={**os.environ, "PYTHONHASHSEED": hash_seed})
+        digests.append(_corpus_digest(root))
+    assert len(digests[0]) > 10
+    assert digests[0] == digests[1]

@@ -113,7 +113,7 @@ class Baseline:
     machine_id: str | None
     calibration_s: float | None
     models: dict[str, ModelBaseline]
-    source: str = ""
+    source: str = ""  # the run folder's name (not its path: baselines are committed)
     created_at: str = ""
     git_commit: str | None = None
     benchbox_baseline_format: int = BASELINE_FORMAT
@@ -168,7 +168,7 @@ class Baseline:
                           corpus_synthetic=run.corpus.synthetic, partition=run.test_split,
                           sessions=[str(s) for s in sessions], targets=targets)
         return cls(key=key, machine=dict(env.machine), machine_id=env.machine_id, calibration_s=env.calibration_s,
-                   models=models, source=str(folder.root), created_at=now_utc(), git_commit=env.git_commit)
+                   models=models, source=folder.root.resolve().name, created_at=now_utc(), git_commit=env.git_commit)
 
 
 #: The tables of a suite that decide what a score means.
