@@ -42,6 +42,31 @@ class NoisyMean:
                 for s in sessions}
 
 
+class TorchMean(NoisyMean):
+    """The training mean, as the bias of a torch linear layer (a torch model for the profiler)."""
+
+    name = "gate-torch-mean"
+    framework = "torch"
+
+    def __init__(self):
+        super().__init__(noise_sd=0.0)
+
+    def fit(self, train, select, ctx):
+        import torch
+
+        super().fit(train, select, ctx)
+        self.layer_ = torch.nn.Linear(1, len(self.mean_))
+        with torch.no_grad():
+            self.layer_.weight.zero_()
+            self.layer_.bias.copy_(torch.as_tensor(self.mean_))
+
+    def predict(self, sessions, ctx):
+        import torch
+
+        with torch.no_grad():
+            return {s.id: self.layer_(torch.zeros(s.num_frames, 1)).double().numpy() for s in sessions}
+
+
 class Sleepy(NoisyMean):
     """The training mean, after sleeping ``predict_sleep_s`` in every predict call."""
 
@@ -62,7 +87,8 @@ def gate_site(tmp_path_factory) -> Path:
     return install_plugin_package(tmp_path_factory, package="throwaway-gate", module="throwaway_gate",
                                   source=GATE_PLUGINS,
                                   entry_points={"gate-noisy-mean": "throwaway_gate:NoisyMean",
-                                                "gate-sleepy": "throwaway_gate:Sleepy"})
+                                                "gate-sleepy": "throwaway_gate:Sleepy",
+                                                "gate-torch-mean": "throwaway_gate:TorchMean"})
 
 
 @pytest.fixture(scope="module")
@@ -241,3 +267,43 @@ def _verdicts_of_markdown(text: str) -> list[tuple[str, ...]]:
         if len(cells) == 9 and cells[1] not in ("model", "---") and not cells[0].startswith("---"):
             rows.append((cells[0], cells[1], cells[2], cells[3], cells[8].split(":")[0]))
     return rows
+
+
+def test_every_unit_records_its_profile_and_profile_writes_traces(gate_site, gate_corpus, gate_suite, tmp_path,
+                                                                 monkeypatch):
+    import pstats
+
+    from benchbox.record import RunFolder
+
+    monkeypatch.syspath_prepend(str(gate_site))
+    out = tmp_path / "run"
+    assert main(["run", "--suite", str(gate_suite), "--data-root", str(gate_corpus), "--out", str(out),
+                 "--no-progress", "--models", "mean,egemaps-ridge,gate-torch-mean", "--timing-repeats", "2",
+                 "--profile"]) == 0
+    folder = RunFolder(out)
+    run = folder.read_run()
+    assert run.environment.calibration_s > 0 and run.environment.machine["cpu_count"] >= 1
+    assert run.environment.machine_id and run.environment.timing_repeats == 2
+    sizes = {}
+    for model in ("mean", "egemaps-ridge", "gate-torch-mean"):
+        status = folder.unit_status(model, 0)
+        timing = status.timing
+        assert len(timing["fit_s"]) == len(timing["fit_cpu_s"]) == 2  # two delay candidates
+        assert len(timing["predict_s"]) == len(timing["predict_cpu_s"]) == 4  # x 2 timed predict calls
+        assert timing["machine_id"] == run.environment.machine_id and timing["predict_media_s"] > 0
+        assert status.process["peak_rss_mb"] > 50
+        assert status.size["flops_per_media_second"] is None  # not counted by these models: n/a, never 0
+        sizes[model] = status.size
+    assert sizes["mean"]["parameters"] is None
+    assert sizes["egemaps-ridge"]["parameters_counted"].startswith("linear coefficients")
+    assert sizes["egemaps-ridge"]["parameters"] == 2 * (88 + 1)  # 88 eGeMAPS functionals + intercept, 2 targets
+    assert sizes["gate-torch-mean"] == {"parameters": 4, "parameters_counted": "torch tensors 4",
+                                        "flops_per_media_second": None}
+    scratch = out / "units" / "{}" / "seed-0" / "scratch" / "delay-0"
+    stats = pstats.Stats(str(scratch).format("egemaps-ridge") + "/profile.pstats")
+    assert any("predict" in name for _, _, name in stats.stats)
+    trace = json.loads(Path(str(scratch).format("gate-torch-mean"), "profile.pt.trace.json").read_text())
+    assert any(event.get("name", "").startswith("aten::") for event in trace["traceEvents"])
+    html = (out / "report.html").read_text()
+    assert 'title="linear coefficients 178">178<' in html and 'title="torch tensors 4">4<' in html
+    assert "n/a" in html and "calibration workload" in html
