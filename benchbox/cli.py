@@ -33,7 +33,7 @@ def _bounded(kind: type, description: str, accept):
 
 
 _positive_int = _bounded(int, "a positive integer", lambda v: v >= 1)
-_device = _bounded(str, "cpu, cuda or cuda:N", lambda v: re.fullmatch(r"cpu|cuda(:\d+)?", v) is not None)
+_device = _bounded(str, "auto, cpu, cuda or cuda:N", lambda v: re.fullmatch(r"auto|cpu|cuda(:\d+)?", v) is not None)
 _non_negative_int = _bounded(int, "an integer >= 0", lambda v: v >= 0)
 _positive_float = _bounded(float, "a positive number", lambda v: v > 0)
 _probability = _bounded(float, "a number in (0, 1)", lambda v: 0 < v < 1)
@@ -83,7 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog="benchbox",
         description="Benchmark suite for time-continuous multimodal emotion recognition (RECOLA / AVEC 2016).",
     )
-    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages; show tracebacks of storage errors")
+    parser.add_argument("-v", "--verbose", action="store_true",
+                        help="log debug messages; show tracebacks of storage errors")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = commands.add_parser("run", help="run a suite: fit, predict, score every model; write a report")
@@ -94,12 +95,21 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--seeds", type=_positive_int, help="number of seeds per model (0..N-1)")
     run.add_argument("--out", help="run folder (default: benchbox-runs/<suite>-<partition>-<fingerprint>); "
                                    "an existing one is resumed")
-    run.add_argument("--device", default="cpu", type=_device, help="cpu, cuda or cuda:N")
+    run.add_argument("--device", default="auto", type=_device,
+                     help="auto (default: cuda when torch sees a GPU, else cpu; the run record says which), cpu, "
+                          "cuda (each GPU-hungry unit gets a GPU of its own) or cuda:N")
     run.add_argument("--partition", dest="test_split",
                      help="split to score on instead of the suite's (e.g. test, where your package has labels)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.add_argument("--jobs", type=_positive_int, default=None,
                      help="units at a time, each in a process of its own with its share of the cores (default 1)")
+    run.add_argument("--executor", choices=("local", "ray"), default="local",
+                     help="local (default: units in processes on this machine, --jobs at a time) or ray (units as "
+                          "Ray tasks, scheduled by the resources each model declares; needs benchbox[ray])")
+    run.add_argument("--ray-address", metavar="ADDRESS",
+                     help="Ray cluster to join with --executor ray (default: start a local Ray instance)")
+    run.add_argument("--retries", type=_non_negative_int, default=None,
+                     help="times a unit whose process or worker is killed is started again (default: 0 local, 2 ray)")
     run.add_argument("--unit-timeout", type=_positive_float, default=None, metavar="SECONDS",
                      help="end a unit that runs longer than this (it is marked failed; the run goes on)")
     run.add_argument("--unit-memory-gb", type=_positive_float, default=None, metavar="GB",
@@ -186,6 +196,7 @@ def parse_model_options(items: Sequence[str]) -> dict[str, dict[str, Any]]:
 def _cmd_run(args) -> int:
     from benchbox.corpus.avec2016 import load_corpus
     from benchbox.corpus.default import embedded_corpus_root, ensure_embedded_corpus, resolve_data_root
+    from benchbox.environment import device_description, resolve_device
     from benchbox.errors import BenchboxError
     from benchbox.runner import RunConfig, run_suite
     from benchbox.suites import load_suite
@@ -204,10 +215,14 @@ def _cmd_run(args) -> int:
     if root == embedded_corpus_root(suite.embedded_corpus):
         ensure_embedded_corpus(progress=not args.no_progress, embedded=suite.embedded_corpus)
     corpus = load_corpus(root, targets=suite.targets, tolerance_frames=suite.tolerance_frames)
+    device = resolve_device(args.device)
+    if args.device == "auto":
+        print(f"Device: {device_description(device)} (--device auto).", file=sys.stderr)
     seeds = list(range(args.seeds or suite.default_seeds))
-    config = RunConfig.create(suite, corpus, models=requested, seeds=seeds, out_dir=args.out, device=args.device,
+    config = RunConfig.create(suite, corpus, models=requested, seeds=seeds, out_dir=args.out, device=device,
                               test_split=args.test_split, progress=not args.no_progress,
                               command=shlex.join(["benchbox", *sys.argv[1:]]), jobs=args.jobs,
+                              executor=args.executor, ray_address=args.ray_address, retries=args.retries,
                               unit_timeout_s=args.unit_timeout,
                               unit_memory_mb=int(args.unit_memory_gb * 1024) if args.unit_memory_gb else None,
                               timing_repeats=args.timing_repeats, profile=args.profile)

@@ -9,7 +9,7 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["environment_info", "device_description", "cpu_name"]
+__all__ = ["environment_info", "device_description", "cpu_name", "resolve_device"]
 
 _PACKAGES = ("benchbox", "numpy", "scipy", "pandas", "scikit-learn", "xgboost", "opensmile", "torch",
              "torchvision", "torchaudio", "av", "soundfile", "opencv-python-headless")
@@ -37,6 +37,15 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or platform.machine()
+
+
+def resolve_device(device: str) -> str:
+    """``auto`` as ``cuda`` when torch sees a GPU, else ``cpu``; any other device as it is."""
+    if device != "auto":
+        return device
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def device_description(device: str) -> str:

@@ -26,13 +26,17 @@ import numpy as np
 
 from benchbox.environment import cpu_name
 
-__all__ = ["machine_fingerprint", "machine_id", "calibration_time_s", "CALIBRATION_WORKLOAD",
-           "IDENTITY_FIELDS"]
+__all__ = ["machine_fingerprint", "machine_id", "calibration_time_s", "control_time_s", "CALIBRATION_WORKLOAD",
+           "CONTROL_WORKLOAD", "IDENTITY_FIELDS"]
 
 #: What the calibration workload does (recorded beside its time).
 CALIBRATION_WORKLOAD = ("min of 5 repeats of: numpy float64 matmul 384x384 x 8, numpy FFT of 2^18 samples x 4, "
                         "torch float32 conv1d (batch 8, 1 x 16000 samples, 64 filters of 80) x 8; "
                         "one thread each")
+
+#: The control workload timed beside every timed fit and predict call (:func:`control_time_s`).
+CONTROL_WORKLOAD = ("min of 3 repeats of: numpy float64 matmul 256x256 x 4, torch float32 conv1d (batch 4, "
+                    "1 x 8000 samples, 32 filters of 80) x 4; one thread")
 
 #: Fields of the fingerprint that identify the machine (the rest describes the software on it).
 IDENTITY_FIELDS = ("cpu_model", "cpu_count", "memory_gb", "gpu", "platform")
@@ -121,3 +125,43 @@ def _calibration_repeats(repeats, a, signal, waves, filters) -> list[float]:
                 torch.nn.functional.conv1d(waves, filters, stride=4)
         times.append(time.perf_counter() - started)
     return times
+
+
+_CONTROL_INPUTS: dict = {}
+
+
+def control_time_s(repeats: int = 3) -> float:
+    """Seconds of a short control workload (:data:`CONTROL_WORKLOAD`, about 20 ms on a current core), the
+    minimum of ``repeats``, on one thread.
+
+    The harness times it right before every timed fit and predict call of a unit: a machine that is slower
+    for a while (a noisy neighbour, a lower clock) or another machine slows the control too, so timings
+    divided by their control compare across runs and machines with less noise than raw timings. One thread:
+    thread wake-up latency made a multi-threaded control of this length vary threefold.
+    """
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    if not _CONTROL_INPUTS:
+        rng = np.random.default_rng(1)
+        generator = torch.Generator().manual_seed(1)
+        _CONTROL_INPUTS.update(a=rng.standard_normal((256, 256)), waves=torch.randn(4, 1, 8000, generator=generator),
+                               filters=torch.randn(32, 1, 80, generator=generator))
+    a, waves, filters = _CONTROL_INPUTS["a"], _CONTROL_INPUTS["waves"], _CONTROL_INPUTS["filters"]
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(1):
+            times = []
+            for _ in range(repeats):
+                started = time.perf_counter()
+                product = a
+                for _ in range(4):
+                    product = (product @ a) / 256.0
+                with torch.no_grad():
+                    for _ in range(4):
+                        torch.nn.functional.conv1d(waves, filters, stride=2)
+                times.append(time.perf_counter() - started)
+    finally:
+        torch.set_num_threads(previous)
+    return round(min(times), 6)

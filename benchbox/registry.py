@@ -36,6 +36,22 @@ class ModelInfo:
     #: The model's output combines its ``requires``' final predictions (late fusion): no delay search and no
     #: post-processing by default. Plugin attribute ``combines_predictions``; absent: ``bool(requires)``.
     combines_predictions: bool = False
+    #: What one fit needs (plugin attribute ``resources``): ``num_cpus``, ``num_gpus``, ``memory_gb``.
+    resources: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    framework: str = ""  # plugin attribute ``framework``: "torch" for torch models
+
+
+#: The keys a plugin's ``resources`` may set.
+RESOURCE_KEYS = ("num_cpus", "num_gpus", "memory_gb")
+
+
+def _resources(factory, name: str) -> dict[str, float]:
+    declared = getattr(factory, "resources", None) or {}
+    if not isinstance(declared, Mapping) or not set(declared) <= set(RESOURCE_KEYS) or not all(
+            isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0 for v in declared.values()):
+        raise RegistryError(f"Plugin {name!r}: 'resources' must map some of {list(RESOURCE_KEYS)} to non-negative "
+                            f"numbers. Got {declared!r} instead.")
+    return {k: float(v) for k, v in declared.items()}
 
 
 def _group(group: str) -> dict[str, EntryPoint]:
@@ -125,7 +141,8 @@ def factory_info(name: str, factory, *, package: str, target: str) -> ModelInfo:
     combines = getattr(factory, "combines_predictions", None)
     return ModelInfo(name, tuple(sorted(modalities)), package, _description(factory), target,
                      str(getattr(factory, "family", "") or ""), requires,
-                     bool(requires) if combines is None else bool(combines))
+                     bool(requires) if combines is None else bool(combines), _resources(factory, name),
+                     str(getattr(factory, "framework", "") or ""))
 
 
 def create_model(name: str, options: Mapping[str, Any] | None = None):

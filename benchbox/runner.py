@@ -23,7 +23,7 @@ from benchbox.cache import Cache, benchbox_home
 from benchbox.corpus.session import Corpus
 from benchbox.environment import environment_info
 from benchbox.errors import BenchboxError, SuiteError
-from benchbox.executors import LocalExecutor, UnitJob, UnitOutcome, without_scored_labels
+from benchbox.executors import EXECUTORS, LocalExecutor, UnitJob, UnitOutcome, without_scored_labels
 from benchbox.record import (
     CorpusInfo,
     EnvironmentInfo,
@@ -66,6 +66,9 @@ class RunConfig:
     jobs: int | None = None  # units at a time (default: the cores available)
     unit_timeout_s: float | None = None
     unit_memory_mb: int | None = None
+    executor: str = "local"  # "local" or "ray" (benchbox.executors)
+    ray_address: str | None = None
+    retries: int | None = None  # unit restarts after a kill (default: 0 local, 2 ray)
     timing_repeats: int = 1  # predict calls per delay candidate, each timed
     profile: bool = False  # profiler output of every fit and predict in the unit folders
 
@@ -73,6 +76,9 @@ class RunConfig:
         if not all(isinstance(spec, ModelSpec) for spec in self.models):
             raise TypeError("RunConfig.models must hold ModelSpec objects; build the config with "
                             "RunConfig.create(suite, corpus, models=[names], ...).")
+        if self.executor not in EXECUTORS:
+            raise BenchboxError(f"The 'executor' parameter of RunConfig must be one of {list(EXECUTORS)}. "
+                                f"Got {self.executor!r} instead.")
 
     @classmethod
     def create(cls, suite: Suite, corpus: Corpus, *, models: Sequence[str] | None = None,
@@ -193,13 +199,13 @@ def _run_record(config: RunConfig, partitions, fingerprint: str, units: dict[str
 
 def _unit_inputs(config: RunConfig, partitions, machine_id: str) -> UnitInputs:
     return UnitInputs(partitions=partitions, targets=config.suite.targets, frame_step_s=config.suite.frame_step_s,
-                      device=config.device, cache=Cache(config.cache_dir or benchbox_home() / "cache"),
+                      device=config.device, cache=Cache(_cache_dir(config)),
                       model_options=config.suite.model_options, corpus_modalities=config.corpus.modalities,
                       timing_repeats=config.timing_repeats, profile=config.profile, machine_id=machine_id)
 
 
 def _run_units(config: RunConfig, folder: RunFolder, inputs: UnitInputs):
-    """Every unfinished unit of ``config``, each in a process of its own (:class:`LocalExecutor`)."""
+    """Every unfinished unit of ``config``, each in a process of its own, through the run's executor."""
     from tqdm.auto import tqdm
 
     done, skipped, failed, jobs = [], [], [], []
@@ -222,13 +228,28 @@ def _run_units(config: RunConfig, folder: RunFolder, inputs: UnitInputs):
             log.error("model %s, seed %d failed: %s (traceback in %s)", outcome.model, outcome.seed, outcome.error,
                       folder.traceback_path(outcome.model, outcome.seed))
 
-    executor = LocalExecutor(jobs=config.jobs, unit_timeout_s=config.unit_timeout_s,
-                             memory_limit_mb=config.unit_memory_mb)
+    executor = _executor(config)
     try:
         executor.run(jobs, on_finish=finished)
     finally:
         bar.close()
     return done, skipped, failed
+
+
+def _executor(config: RunConfig):
+    if config.executor == "ray":
+        from benchbox.executors.ray_executor import RayExecutor
+
+        return RayExecutor(address=config.ray_address, unit_timeout_s=config.unit_timeout_s,
+                           memory_limit_mb=config.unit_memory_mb,
+                           retries=2 if config.retries is None else config.retries,
+                           shared_paths=[str(config.corpus.root), str(_cache_dir(config))])
+    return LocalExecutor(jobs=config.jobs, unit_timeout_s=config.unit_timeout_s, memory_limit_mb=config.unit_memory_mb,
+                         retries=config.retries or 0)
+
+
+def _cache_dir(config: RunConfig) -> Path:
+    return Path(config.cache_dir or benchbox_home() / "cache")
 
 
 @contextlib.contextmanager

@@ -63,6 +63,14 @@ class ModelSpec:
     def requires(self) -> tuple[str, ...]:
         return self.info.requires
 
+    def resources(self, device: str) -> dict[str, float]:
+        """What one unit of this model needs on ``device``: the plugin's ``resources``, with one GPU for a
+        torch model on a CUDA device unless the plugin says otherwise, and one CPU by default."""
+        needs = {"num_cpus": 1.0, **self.info.resources}
+        if device.startswith("cuda") and self.info.framework == "torch":
+            needs.setdefault("num_gpus", 1.0)
+        return needs
+
     def create(self):
         """A fresh, checked model (see :func:`benchbox.registry.build_model`)."""
         factory = self.factory if self.factory is not None else load_entry_point(MODEL_GROUP, self.name)

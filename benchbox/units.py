@@ -28,6 +28,7 @@ import numpy as np
 from benchbox.cache import Cache
 from benchbox.corpus.session import Session, strip_labels
 from benchbox.errors import BenchboxError, PredictionError
+from benchbox.machine import control_time_s
 from benchbox.plugin import ModelContext
 from benchbox.profiling import gpu_memory_peak, model_size, profiled, timed, uses_torch
 from benchbox.protocol import (
@@ -246,10 +247,13 @@ def fit_candidate(spec: ModelSpec, seed: int, inputs: UnitInputs, delay_frames: 
           profiled(inputs.profile, torch_model, scratch_dir / "profile", inputs.device)):
         warnings.simplefilter("always")
         on_stage("fit" + note)
+        fit_control = control_time_s()
         fit = _staged("fit", timed, model.fit, train, select, ctx)
         on_stage("predict" + note)
-        predicts = [_staged("predict", timed, model.predict, unlabelled, ctx)
-                    for _ in range(max(1, inputs.timing_repeats))]
+        predict_controls, predicts = [], []
+        for _ in range(max(1, inputs.timing_repeats)):  # each call timed beside a control (benchbox.machine)
+            predict_controls.append(control_time_s())
+            predicts.append(_staged("predict", timed, model.predict, unlabelled, ctx))
     raw = predicts[0].value
     model_warnings = _distinct_warnings(caught)
     for message in model_warnings:
@@ -263,6 +267,7 @@ def fit_candidate(spec: ModelSpec, seed: int, inputs: UnitInputs, delay_frames: 
         warnings=model_warnings, fit_cpu_s=round(fit.cpu_s, 3),
         predict_samples_s=[round(p.wall_s, 4) for p in predicts],
         predict_cpu_samples_s=[round(p.cpu_s, 4) for p in predicts],
+        fit_control_s=fit_control, predict_control_s=predict_controls,
         peak_gpu_mb=gpu.get("peak_gpu_mb"), size=_size(model, profile), torch=torch_model)
     return shifted, record
 
@@ -344,6 +349,8 @@ def run_unit(spec: ModelSpec, seed: int, inputs: UnitInputs, settings: ProtocolS
         "fit_cpu_s": [r.fit_cpu_s for r in records.values()],
         "predict_s": samples,
         "predict_cpu_s": [t for r in records.values() for t in r.predict_cpu_samples_s],
+        "fit_control_s": [r.fit_control_s for r in records.values()],
+        "predict_control_s": [t for r in records.values() for t in r.predict_control_s],
         "predict_media_s": round(media_s, 3),
         "timing_repeats": max(1, inputs.timing_repeats),
         "peak_gpu_mb": max(gpu) if gpu else None,

@@ -153,7 +153,7 @@ def test_a_unit_that_exits_hangs_or_eats_memory_fails_alone(with_faults, foreign
     folder = RunFolder(out)
     exits = folder.unit_status("fault-exits", 0)
     assert exits.error == "The unit's process exited with code 3 during fit (annotation delay 0 s)."
-    assert exits.process == {"exit_code": 3}
+    assert exits.process == {"exit_code": 3, "attempts": 1}
     hangs = folder.unit_status("fault-hangs", 0)
     assert hangs.error.startswith("The unit's process timed out after 20 s (--unit-timeout) during fit")
     memory = folder.unit_status("fault-eats-memory", 0)

@@ -297,4 +297,4 @@ def test_models_and_device_arguments_are_checked(foreign_corpus, tmp_path, capsy
     assert "--models ',' names no model" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exited:
         main(["run", "--device", "tpu:9"])
-    assert exited.value.code == 2 and "expected cpu, cuda or cuda:N, got 'tpu:9'" in capsys.readouterr().err
+    assert exited.value.code == 2 and "expected auto, cpu, cuda or cuda:N, got 'tpu:9'" in capsys.readouterr().err

@@ -26,7 +26,8 @@ def test_linear_models_count_coefficients_and_intercepts_inside_pipelines(data):
     from sklearn.svm import LinearSVR
 
     x, y = data
-    model = _holder(by_target=[make_pipeline(StandardScaler(), Ridge()).fit(x, y), LinearSVR(max_iter=10_000).fit(x, y)])
+    ridge = make_pipeline(StandardScaler(), Ridge()).fit(x, y)
+    model = _holder(by_target=[ridge, LinearSVR(max_iter=10_000).fit(x, y)])
     assert model_size(model) == {"parameters": 12, "parameters_counted": "linear coefficients 12"}
 
 

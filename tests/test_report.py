@@ -112,14 +112,23 @@ def test_cost_table_shows_the_e2e_profile(tmp_path, monkeypatch):
     table = table[: table.index("</table>")]
     rows = {re.search(r'<td class="name">([^<]+)</td>', row).group(1): re.findall(r"<td[^>]*>([^<]*)</td>", row)
             for row in re.findall(r"<tr>(.*?)</tr>", table, flags=re.S) if "<td" in row}
-    e2e = rows["e2e-audio"]
-    assert e2e[5] == "smoke (not the paper's)"
-    assert e2e[6] == "–"  # no visual branch, no ResNet-50 to start
-    assert e2e[7] == f"{profile['parameters'] / 1e6:.2f}" and float(e2e[7]) > 0
-    assert e2e[8] == f"{profile['flops_per_media_second'] / 1e9:.2f}"
-    assert e2e[9] == f"{profile['training_time_s']:.1f}" and float(e2e[10]) > 0
-    assert e2e[11] == f"{profile['peak_memory_fit']['peak_mb']:.0f}"
-    assert rows["mean"][5:] == ["–"] * 7  # a model without a profile of its costs
+    status = json.loads((run_dir / "units" / "e2e-audio" / "seed-0" / "status.json").read_text())
+    columns = ["model", "seed", "fits", "fit_s", "fit_cpu_s", "predict_s", "samples", "rtf", "peak_rss_mb",
+               "peak_gpu_mb", "parameters", "gflops", "preset", "resnet", "training_s", "train_fps"]
+    e2e = dict(zip(columns, rows["e2e-audio"], strict=True))
+    mean = dict(zip(columns, rows["mean"], strict=True))
+    assert e2e["preset"] == "smoke (not the paper's)"
+    assert e2e["resnet"] == "–"  # no visual branch, no ResNet-50 to start
+    parameters = profile["parameters"]
+    assert e2e["parameters"] == (f"{parameters:,}" if parameters < 1e6 else f"{parameters / 1e6:.1f} M")
+    assert e2e["gflops"] == f"{profile['flops_per_media_second'] / 1e9:.2f}"
+    assert e2e["training_s"] == f"{profile['training_time_s']:.1f}" and float(e2e["train_fps"]) > 0
+    assert e2e["peak_rss_mb"] == f"{status['process']['peak_rss_mb']:.0f}" and e2e["peak_gpu_mb"] == "–"
+    assert float(e2e["fit_cpu_s"]) > 0 and e2e["samples"] == "1" and e2e["fits"] == "1"
+    # a model without a profile of its own still has the harness's figures; what it cannot have is "–" or "n/a"
+    assert float(mean["fit_s"]) >= 0 and float(mean["peak_rss_mb"]) > 0 and mean["samples"] == "6"
+    assert mean["parameters"] == "–" and mean["gflops"] == "n/a"
+    assert [mean[k] for k in ("preset", "resnet", "training_s", "train_fps")] == ["–"] * 4
 
 
 def test_resnet_weights_given_as_run_options_reach_every_visual_model_and_the_report(tmp_path):
@@ -170,5 +179,6 @@ def test_resnet_weights_given_as_run_options_reach_every_visual_model_and_the_re
     table = table[: table.index("</table>")]
     rows = {re.search(r'<td class="name">([^<]+)</td>', row).group(1): re.findall(r"<td[^>]*>([^<]*)</td>", row)
             for row in re.findall(r"<tr>(.*?)</tr>", table, flags=re.S) if "<td" in row}
-    assert rows["e2e-video"][6] == rows["e2e-av"][6] == f"my-resnet50.pth (sha256 {digest[:12]})"
-    assert rows["e2e-audio"][6] == "–"
+    resnet = 13  # column of the ResNet-50's starting weights
+    assert rows["e2e-video"][resnet] == rows["e2e-av"][resnet] == f"my-resnet50.pth (sha256 {digest[:12]})"
+    assert rows["e2e-audio"][resnet] == "–"

@@ -53,6 +53,16 @@ class UnitJob:
     def key(self) -> tuple[str, int]:
         return self.spec.name, self.seed
 
+    @property
+    def resources(self) -> dict[str, float]:
+        return self.spec.resources(self.inputs.device)
+
+    @property
+    def needs_gpu(self) -> bool:
+        """Whether an executor should give this unit a GPU of its own (only with ``--device cuda``: a unit
+        on ``cuda:N`` uses the device it was told)."""
+        return self.inputs.device == "cuda" and self.resources.get("num_gpus", 0) > 0
+
 
 class _FolderCandidates:
     """The candidate store of one unit in the run folder (``units/<model>/seed-<s>/delay-<d>.*``)."""

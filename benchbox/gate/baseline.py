@@ -13,8 +13,9 @@ baseline shows in code review; only ``benchbox baseline`` writes one. It holds:
   of the scored partition): the seed-mean value, the per-seed values and ``higher_is_better``;
 - per model, seed and target, the per-session sufficient sums (n, sum x, sum y, sum x^2, sum y^2,
   sum xy): enough for the paired session randomisation test, without the predictions;
-- per model, the timing samples: fit seconds per delay candidate, predict seconds per call and the
-  media seconds predicted (the real-time factor is their ratio).
+- per model, the timing samples: fit seconds per delay candidate, predict seconds per call, the control
+  workload's seconds timed right before each, and the media seconds predicted (the real-time factor is
+  their ratio).
 
 :meth:`Baseline.from_run` makes one from a run folder; ``benchbox compare`` uses it on both folders, so
 that ``check`` and ``compare`` apply the same rules to the same figures.
@@ -23,6 +24,7 @@ that ``check`` and ``compare`` apply the same rules to the same figures.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import warnings
 from collections.abc import Mapping
@@ -33,6 +35,7 @@ import numpy as np
 
 from benchbox import atomic
 from benchbox.errors import BenchboxError
+from benchbox.gate.thresholds import GATE_METRICS
 from benchbox.metrics import METRICS, SufficientStats, UndefinedMetricWarning
 from benchbox.record import RunFolder, RunRecord, now_utc
 from benchbox.record._codec import RecordFormatError, check_format, from_jsonable, to_jsonable
@@ -43,8 +46,6 @@ __all__ = ["BASELINE_FORMAT", "Baseline", "BaselineKey", "ModelBaseline", "Metri
 BASELINE_FORMAT = 1
 _KEY = "benchbox_baseline_format"
 
-#: Metrics a baseline keeps: those that follow from the sufficient sums.
-GATE_METRICS = ("ccc", "pearson", "rmse")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -177,8 +178,6 @@ PROTOCOL_TABLES = ("name", "version", "corpus", "partitions", "protocol", "scori
 
 def protocol_sha256(definition: Mapping[str, Any]) -> str:
     """Hash of the suite tables that decide what a score means (:data:`PROTOCOL_TABLES`)."""
-    import hashlib
-
     text = json.dumps({k: definition.get(k) for k in PROTOCOL_TABLES}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -218,7 +217,7 @@ def _timing(run: RunRecord, name: str, seeds: list[int]) -> dict[str, Any]:
     """Timing samples of a model's used seeds: fit seconds per delay candidate, predict seconds per call,
     media seconds per predict call, and the machine the samples were taken on."""
     entry = run.model(name)
-    fit, predict, media, machines = [], [], [], set()
+    fit, predict, media, machines, fit_control, predict_control = [], [], [], set(), [], []
     for seed in seeds:
         status = entry.units.get(seed) if entry else None
         if status is None or not status.done:
@@ -227,6 +226,8 @@ def _timing(run: RunRecord, name: str, seeds: list[int]) -> dict[str, Any]:
         if timing:  # unit format 3
             fit += list(timing.get("fit_s") or [])
             predict += list(timing.get("predict_s") or [])
+            fit_control += list(timing.get("fit_control_s") or [])
+            predict_control += list(timing.get("predict_control_s") or [])
             media.append(timing.get("predict_media_s"))
             machines.add(timing.get("machine_id"))
         else:  # format 2: one mean fit and one predict figure per unit
@@ -236,5 +237,7 @@ def _timing(run: RunRecord, name: str, seeds: list[int]) -> dict[str, Any]:
                 predict.append(status.predict_s)
                 media.append(status.predict_s / status.predict_real_time_factor)
     media_s = [m for m in media if m]
+    controlled = len(fit_control) == len(fit) and len(predict_control) == len(predict)
     return {"fit_s": fit, "predict_s": predict, "predict_media_s": float(np.mean(media_s)) if media_s else None,
-            "machine_ids": sorted(m for m in machines if m)}
+            "fit_control_s": fit_control if controlled else [], "predict_control_s": predict_control if controlled
+            else [], "machine_ids": sorted(m for m in machines if m)}

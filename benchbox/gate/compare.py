@@ -10,8 +10,11 @@ A change past the tolerance that the test does not confirm is *suspect* (``~``),
 **Speed** (per model: fit seconds per delay candidate, predict real-time factor), asv's rule: a
 *regression* is a ratio of medians (run over baseline) above the factor that, with at least 5 samples on
 each side, a one-sided Mann-Whitney U test confirms at ``alpha`` (with fewer samples the ratio decides).
-On another machine (other machine id) both sides are divided by their run's calibration time first and
-the wider ``cross_machine_factor`` applies; the output says so. Figures whose baseline median is below
+Each timed call is divided by the control workload timed right before it in the same process
+(:func:`benchbox.machine.control_time_s`), so that a machine that is slower for a while, or another machine,
+does not read as a regression; runs without controls are compared raw on one machine, or after dividing
+by each run's calibration time on two. On another machine (other machine id) the wider
+``cross_machine_factor`` applies; the output says so. Figures whose baseline median is below
 ``min_timed_s`` seconds are too fast to time and are not checked.
 """
 
@@ -55,13 +58,14 @@ class Finding:
     p_value: float | None
     verdict: Verdict
     note: str = ""
+    ratio: float | None = None  # speed: the ratio the rule judged (per control, per calibration or raw)
 
     @property
     def change(self) -> float | None:
+        if self.kind == "speed":
+            return self.ratio
         if self.old is None or self.new is None:
             return None
-        if self.kind == "speed":
-            return self.new / self.old if self.old > 0 else None
         return self.new - self.old
 
     @property
@@ -181,25 +185,34 @@ def _same_machine(base: Baseline, current: Baseline) -> bool:
 
 
 def _cross_machine_note(base: Baseline, current: Baseline, thresholds: Thresholds) -> str:
-    if not (base.calibration_s and current.calibration_s):
-        return ("The run and the baseline were timed on different machines (or a side records none) and a "
-                "calibration time is missing: speed is not checked.")
+    calibration = (f" (calibration workload {base.calibration_s:.3f} s vs {current.calibration_s:.3f} s)"
+                   if base.calibration_s and current.calibration_s else "")
     return (f"The run and the baseline were timed on different machines ({base.machine.get('cpu_model')} "
             f"x{base.machine.get('cpu_count')} vs {current.machine.get('cpu_model')} "
-            f"x{current.machine.get('cpu_count')}): timings are divided by each run's calibration time "
-            f"({base.calibration_s:.3f} s vs {current.calibration_s:.3f} s) and compared with the factor "
+            f"x{current.machine.get('cpu_count')}){calibration}: each timing is divided by its control (or, "
+            f"without controls, by its run's calibration time) and compared with the factor "
             f"{thresholds.cross_machine_factor:g}.")
 
 
-def _samples(model: ModelBaseline, figure: str) -> tuple[np.ndarray, np.ndarray]:
-    """(samples of the figure, the same in seconds: for the "too fast to time" rule)."""
+def _samples(model: ModelBaseline, figure: str) -> tuple[np.ndarray, np.ndarray | None]:
+    """(samples of the figure in seconds, their controls' seconds or None where the run has none)."""
     timing = model.timing
     if figure == "fit":
-        seconds = np.asarray(timing.get("fit_s") or [], dtype=float)
-        return seconds, seconds
-    seconds = np.asarray(timing.get("predict_s") or [], dtype=float)
-    media = timing.get("predict_media_s")
-    return (seconds / media if media else np.asarray([])), seconds
+        seconds, controls = timing.get("fit_s") or [], timing.get("fit_control_s") or []
+    else:
+        seconds, controls = timing.get("predict_s") or [], timing.get("predict_control_s") or []
+    seconds = np.asarray(seconds, dtype=float)
+    controls = np.asarray(controls, dtype=float) if len(controls) == len(seconds) and len(controls) else None
+    if controls is not None and not np.all(controls > 0):
+        controls = None
+    return seconds, controls
+
+
+def _shown(model: ModelBaseline, figure: str, seconds: np.ndarray) -> float:
+    """The median as the table shows it: seconds per fit, or the predict real-time factor."""
+    median = float(np.median(seconds))
+    media = model.timing.get("predict_media_s")
+    return median if figure == "fit" else (median / media if media else float("nan"))
 
 
 def _speed_findings(name: str, base: Baseline, current: Baseline, thresholds: Thresholds,
@@ -208,35 +221,43 @@ def _speed_findings(name: str, base: Baseline, current: Baseline, thresholds: Th
 
     findings = []
     for figure, label in (("fit", "fit s/candidate"), ("predict", "predict RTF")):
-        old, old_seconds = _samples(base.models[name], figure)
-        new, _ = _samples(current.models[name], figure)
-        if not old.size or not new.size:
+        old_model, new_model = base.models[name], current.models[name]
+        old_seconds, old_controls = _samples(old_model, figure)
+        new_seconds, new_controls = _samples(new_model, figure)
+        if not old_seconds.size or not new_seconds.size:
             findings.append(Finding("speed", name, "", label, None, None, None, "untested", "no timing samples"))
             continue
+        shown = (_shown(old_model, figure, old_seconds), _shown(new_model, figure, new_seconds))
         if np.median(old_seconds) < thresholds.min_timed_s:
-            findings.append(Finding("speed", name, "", label, float(np.median(old)), float(np.median(new)), None,
-                                    "untested", f"too fast to time (< {thresholds.min_timed_s:g} s)"))
+            findings.append(Finding("speed", name, "", label, *shown, None, "untested",
+                                    f"too fast to time (< {thresholds.min_timed_s:g} s)"))
             continue
-        factor = thresholds.factor_for(name, figure)
-        note = ""
-        if not same_machine:
-            if not (base.calibration_s and current.calibration_s):
-                continue
-            old, new = old / base.calibration_s, new / current.calibration_s
-            factor, note = thresholds.cross_machine_factor, "calibrated (other machine); "
-        old_median, new_median = float(np.median(old)), float(np.median(new))
-        ratio = new_median / old_median if old_median > 0 else np.inf
+        factor = thresholds.factor_for(name, figure) if same_machine else thresholds.cross_machine_factor
+        if thresholds.use_control and old_controls is not None and new_controls is not None:
+            old, new = old_seconds / old_controls, new_seconds / new_controls
+            how = "per control"
+        elif same_machine:
+            old, new, how = old_seconds, new_seconds, "raw"
+        elif base.calibration_s and current.calibration_s:
+            old, new, how = old_seconds / base.calibration_s, new_seconds / current.calibration_s, "per calibration"
+        else:
+            findings.append(Finding("speed", name, "", label, *shown, None, "untested",
+                                    "other machine, and no control or calibration time to scale by"))
+            continue
+        ratio = float(np.median(new) / np.median(old)) if np.median(old) > 0 else np.inf
+        raw = float(np.median(new_seconds) / np.median(old_seconds))
         p = None
         if old.size >= MIN_SPEED_SAMPLES and new.size >= MIN_SPEED_SAMPLES:
             p = float(mannwhitneyu(new, old, alternative="greater").pvalue)
+        measured = f"{ratio:.2f}x {how}" + ("" if how == "raw" else f", {raw:.2f}x raw") + \
+            ("" if same_machine else ", other machine")
         if ratio > factor:
-            confirmed = p is None or p < thresholds.alpha
-            verdict = "regression" if confirmed else "suspect"
-            note += f"{ratio:.2f}x slower > factor {factor:g}" + (
+            verdict = "regression" if p is None or p < thresholds.alpha else "suspect"
+            note = f"{measured} > factor {factor:g}" + (
                 f" ({old.size} and {new.size} samples: ratio alone)" if p is None else "")
         elif ratio < 1.0 / factor:
-            verdict, note = "improved", note + f"{1 / ratio:.2f}x faster: consider `benchbox baseline`"
+            verdict, note = "improved", f"{measured} (faster): consider `benchbox baseline`"
         else:
-            verdict, note = "ok", note.rstrip("; ")
-        findings.append(Finding("speed", name, "", label, old_median, new_median, p, verdict, note))
+            verdict, note = "ok", measured
+        findings.append(Finding("speed", name, "", label, *shown, p, verdict, note, ratio))
     return findings

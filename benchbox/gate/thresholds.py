@@ -13,6 +13,7 @@ with ``--config`` (its ``[check]`` table, or the whole file). Overrides per mode
     predict_factor = 1.25               # median predict real-time factor, same machine
     cross_machine_factor = 1.5          # either, after dividing by each run's calibration time
     min_timed_s = 0.05                  # figures faster than this are not speed-checked
+    use_control = true                  # divide each timed call by the control timed beside it
 
     [[check.override]]
     model = "e2e-*"
@@ -30,12 +31,14 @@ from pathlib import Path
 from typing import Any
 
 from benchbox.errors import BenchboxError
-from benchbox.gate.baseline import GATE_METRICS
 
-__all__ = ["Thresholds", "Override", "load_thresholds", "parse_check_table"]
+__all__ = ["Thresholds", "Override", "load_thresholds", "parse_check_table", "GATE_METRICS"]
+
+#: Metrics a baseline keeps and a check can gate: those that follow from the per-session sums.
+GATE_METRICS = ("ccc", "pearson", "rmse")
 
 _KEYS = {"alpha", "metrics", "tolerance", "fit_factor", "predict_factor", "cross_machine_factor", "min_timed_s",
-         "override"}
+         "use_control", "override"}
 _OVERRIDE_KEYS = {"model", "target", "metric", "tolerance", "fit_factor", "predict_factor"}
 
 
@@ -63,6 +66,7 @@ class Thresholds:
     predict_factor: float = 1.25
     cross_machine_factor: float = 1.5
     min_timed_s: float = 0.05
+    use_control: bool = True
     overrides: tuple[Override, ...] = ()
     sources: tuple[str, ...] = ("defaults",)
 
@@ -121,6 +125,11 @@ def parse_check_table(table: Mapping[str, Any], source: str, base: Thresholds | 
             changes[key] = _number(table[key], f"{source}: [check] {key}", low=1.0)
     if "min_timed_s" in table:
         changes["min_timed_s"] = _number(table["min_timed_s"], f"{source}: [check] min_timed_s", low=-1e-12)
+    if "use_control" in table:
+        if not isinstance(table["use_control"], bool):
+            raise BenchboxError(f"{source}: [check] use_control must be true or false. Got "
+                                f"{table['use_control']!r} instead.")
+        changes["use_control"] = table["use_control"]
     if "override" in table:
         changes["overrides"] = base.overrides + tuple(_override(o, f"{source}: [[check.override]] {k + 1}")
                                                        for k, o in enumerate(_list(table["override"], source)))

@@ -63,6 +63,10 @@ class CandidateRecord:
     #: Wall and CPU seconds of every predict call on the scored sessions (``--timing-repeats``).
     predict_samples_s: list[float] = dataclasses.field(default_factory=list)
     predict_cpu_samples_s: list[float] = dataclasses.field(default_factory=list)
+    #: Seconds of the control workload timed right before the fit and before each predict call
+    #: (:func:`benchbox.machine.control_time_s`).
+    fit_control_s: float | None = None
+    predict_control_s: list[float] = dataclasses.field(default_factory=list)
     peak_gpu_mb: float | None = None
     #: parameters, parameters_counted, flops_per_media_second (see :mod:`benchbox.profiling`).
     size: dict[str, Any] = dataclasses.field(default_factory=dict)
@@ -100,8 +104,9 @@ class UnitStatus:
     #: where it ended abnormally, exit_code or signal.
     process: dict[str, Any] = dataclasses.field(default_factory=dict)
     #: The harness's timings (format 3): fit_s and fit_cpu_s per delay candidate, predict_s and
-    #: predict_cpu_s per predict call (every candidate x ``--timing-repeats``), predict_media_s,
-    #: timing_repeats, peak_gpu_mb, machine_id.
+    #: predict_cpu_s per predict call (every candidate x ``--timing-repeats``), fit_control_s and
+    #: predict_control_s (the control workload timed right before each), predict_media_s, timing_repeats,
+    #: peak_gpu_mb, machine_id.
     timing: dict[str, Any] = dataclasses.field(default_factory=dict)
     #: parameters, parameters_counted, flops_per_media_second (None: not counted, shown as n/a).
     size: dict[str, Any] = dataclasses.field(default_factory=dict)
