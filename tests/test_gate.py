@@ -314,3 +314,30 @@ def test_every_unit_records_its_profile_and_profile_writes_traces(gate_site, gat
     html = (out / "report.html").read_text()
     assert 'title="linear coefficients 178">178<' in html and 'title="torch tensors 4">4<' in html
     assert "n/a" in html and "calibration workload" in html
+
+
+def test_timings_from_another_machine_are_compared_per_calibration_time(runs):
+    """Without controls (``use_control = false``): a machine twice as slow (calibration workload 2x) that runs
+    the sleepy predict twice as slow passes; one that runs it four times as slow is past the cross-machine
+    factor 1.5."""
+    import dataclasses
+
+    base = Baseline.from_run(runs["base"])
+    sleepy = base.models["gate-sleepy"]
+
+    def on_other_machine(slowdown: float) -> Baseline:
+        timing = {**sleepy.timing, "predict_s": [t * slowdown for t in sleepy.timing["predict_s"]],
+                  "machine_ids": ["elsewhere"]}
+        return dataclasses.replace(base, machine_id="elsewhere", calibration_s=base.calibration_s * 2,
+                                   models={"gate-sleepy": dataclasses.replace(sleepy, timing=timing)})
+
+    thresholds = Thresholds(use_control=False)
+    same_speed = compare_baselines(base, on_other_machine(2.0), thresholds)
+    assert "timed on different machines" in " ".join(same_speed.notes)
+    predict = next(f for f in same_speed.findings if f.model == "gate-sleepy" and f.figure == "predict RTF")
+    assert predict.verdict == "ok" and predict.ratio == pytest.approx(1.0) and "per calibration" in predict.note
+    slower = compare_baselines(base, on_other_machine(4.0), thresholds)
+    predict = next(f for f in slower.findings if f.model == "gate-sleepy" and f.figure == "predict RTF")
+    assert predict.verdict == "regression" and predict.ratio == pytest.approx(2.0)
+    assert "other machine" in predict.note and "factor 1.5" in predict.note
+    assert slower.exit_code(allow_missing=True) == 2

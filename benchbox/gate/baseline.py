@@ -4,7 +4,8 @@ A baseline is small (a few kB per model) and meant to be committed to a reposito
 baseline shows in code review; only ``benchbox baseline`` writes one. It holds:
 
 - the compatibility key (suite name and version, the hash of the suite's protocol: its corpus, partitions,
-  protocol and scoring tables; corpus fingerprint, scored partition and its sessions, targets): a run is
+  protocol and scoring tables; the corpus (its fingerprint; for a generated corpus, the generator and its
+  parameters), scored partition and its sessions, targets): a run is
   checked against a baseline only where every field matches. A suite's model options and thresholds are
   not part of it: changing a model's options is what a check is for (each model keeps its options' hash,
   and a change is noted);
@@ -41,7 +42,7 @@ from benchbox.record import RunFolder, RunRecord, now_utc
 from benchbox.record._codec import RecordFormatError, check_format, from_jsonable, to_jsonable
 
 __all__ = ["BASELINE_FORMAT", "Baseline", "BaselineKey", "ModelBaseline", "MetricValue", "GATE_METRICS",
-           "protocol_sha256"]
+           "protocol_sha256", "corpus_identity"]
 
 BASELINE_FORMAT = 1
 _KEY = "benchbox_baseline_format"
@@ -55,7 +56,7 @@ class BaselineKey:
     suite: str
     suite_version: str
     protocol_sha256: str
-    corpus_fingerprint: str
+    corpus: str  # see corpus_identity
     corpus_synthetic: bool
     partition: str
     sessions: list[str]
@@ -64,7 +65,7 @@ class BaselineKey:
     #: Field name -> what it means, for the "not comparable" message.
     DESCRIPTIONS = {"suite": "suite name", "suite_version": "suite version",
                     "protocol_sha256": "suite protocol (its corpus, partitions, protocol or scoring tables)",
-                    "corpus_fingerprint": "corpus", "corpus_synthetic": "corpus kind (synthetic or not)",
+                    "corpus": "corpus", "corpus_synthetic": "corpus kind (synthetic or not)",
                     "partition": "scored partition", "sessions": "sessions of the scored partition",
                     "targets": "targets"}
 
@@ -114,6 +115,7 @@ class Baseline:
     machine_id: str | None
     calibration_s: float | None
     models: dict[str, ModelBaseline]
+    corpus_fingerprint: str = ""  # the corpus's bytes (the key's ``corpus`` is its identity)
     source: str = ""  # the run folder's name (not its path: baselines are committed)
     created_at: str = ""
     git_commit: str | None = None
@@ -165,11 +167,25 @@ class Baseline:
         env = run.environment
         key = BaselineKey(suite=run.suite.name, suite_version=run.suite.version,
                           protocol_sha256=protocol_sha256(run.suite.definition),
-                          corpus_fingerprint=run.corpus.fingerprint,
+                          corpus=corpus_identity(run.corpus.fingerprint,
+                                                 run.corpus.generator if run.corpus.synthetic else None),
                           corpus_synthetic=run.corpus.synthetic, partition=run.test_split,
                           sessions=[str(s) for s in sessions], targets=targets)
         return cls(key=key, machine=dict(env.machine), machine_id=env.machine_id, calibration_s=env.calibration_s,
-                   models=models, source=folder.root.resolve().name, created_at=now_utc(), git_commit=env.git_commit)
+                   models=models, corpus_fingerprint=run.corpus.fingerprint, source=folder.root.resolve().name,
+                   created_at=now_utc(), git_commit=env.git_commit)
+
+
+def corpus_identity(fingerprint: str, generator: Mapping[str, Any] | None) -> str:
+    """What makes two runs' corpora the same corpus: the fingerprint of its bytes; for a corpus benchbox
+    generated, its generator, version and parameters instead. Generated twice on one machine the bytes are
+    identical (tested), but another CPU's rounding in the generator's maths could change a last bit of a
+    sample or pixel; such a corpus is the same benchmark, and the check notes the byte difference."""
+    if not generator:
+        return fingerprint
+    digest = hashlib.sha256(json.dumps(generator, sort_keys=True).encode()).hexdigest()[:16]
+    return (f"synthetic {generator.get('generator')} {generator.get('version')}, seed {generator.get('seed')}, "
+            f"parameters {digest}")
 
 
 #: The tables of a suite that decide what a score means.
