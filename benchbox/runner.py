@@ -240,6 +240,7 @@ def _executor(config: RunConfig):
     if config.executor == "ray":
         from benchbox.executors.ray_executor import RayExecutor
 
+        _cache_dir(config).mkdir(parents=True, exist_ok=True)  # every node must see it, so it must exist
         return RayExecutor(address=config.ray_address, unit_timeout_s=config.unit_timeout_s,
                            memory_limit_mb=config.unit_memory_mb,
                            retries=2 if config.retries is None else config.retries,

@@ -98,12 +98,13 @@ def _scores(out) -> pd.DataFrame:
                                                               "scope", "session"]).reset_index(drop=True)
 
 
-def test_jobs_and_ray_give_the_scores_of_one_job(foreign_corpus, tmp_path):
+def test_jobs_and_ray_give_the_scores_of_one_job(foreign_corpus, tmp_path, monkeypatch):
     pytest.importorskip("ray", reason="benchbox[ray] is not installed")
+    monkeypatch.setenv("BENCHBOX_HOME", str(tmp_path / "home"))  # Ray first, on a home without a cache yet
     models = "mean,egemaps-ridge"
+    assert _run(foreign_corpus, tmp_path / "ray", models, "--executor", "ray") == 0
     assert _run(foreign_corpus, tmp_path / "one", models, "--jobs", "1") == 0
     assert _run(foreign_corpus, tmp_path / "two", models, "--jobs", "2") == 0
-    assert _run(foreign_corpus, tmp_path / "ray", models, "--executor", "ray") == 0
     reference = _scores(tmp_path / "one")
     assert len(reference) > 20
     pd.testing.assert_frame_equal(_scores(tmp_path / "two"), reference, rtol=0, atol=0)
