@@ -88,10 +88,34 @@ def machine_id(fingerprint: dict[str, Any]) -> str:
     return hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
 
 
+def _one_thread_min_s(workload, repeats: int) -> float:
+    """The fastest of ``repeats`` runs of ``workload()`` with torch and BLAS on one thread, seconds."""
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(1), torch.no_grad():
+            times = []
+            for _ in range(repeats):
+                started = time.perf_counter()
+                workload()
+                times.append(time.perf_counter() - started)
+    finally:
+        torch.set_num_threads(previous)
+    return round(min(times), 6)
+
+
+def _matmuls(a: np.ndarray, times: int) -> None:
+    product = a
+    for _ in range(times):
+        product = (product @ a) / a.shape[0]
+
+
 def calibration_time_s(repeats: int = 5) -> float:
     """Seconds of the fixed calibration workload (:data:`CALIBRATION_WORKLOAD`), the minimum of ``repeats``."""
     import torch
-    from threadpoolctl import threadpool_limits
 
     rng = np.random.default_rng(0)
     a = rng.standard_normal((384, 384))
@@ -99,32 +123,15 @@ def calibration_time_s(repeats: int = 5) -> float:
     generator = torch.Generator().manual_seed(0)
     waves = torch.randn(8, 1, 16000, generator=generator)
     filters = torch.randn(64, 1, 80, generator=generator)
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with threadpool_limits(1):
-            times = _calibration_repeats(repeats, a, signal, waves, filters)
-    finally:
-        torch.set_num_threads(previous)
-    return round(min(times), 6)
 
-
-def _calibration_repeats(repeats, a, signal, waves, filters) -> list[float]:
-    import torch
-
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        product = a
-        for _ in range(8):
-            product = (product @ a) / 384.0
+    def workload() -> None:
+        _matmuls(a, 8)
         for _ in range(4):
             np.fft.rfft(signal)
-        with torch.no_grad():
-            for _ in range(8):
-                torch.nn.functional.conv1d(waves, filters, stride=4)
-        times.append(time.perf_counter() - started)
-    return times
+        for _ in range(8):
+            torch.nn.functional.conv1d(waves, filters, stride=4)
+
+    return _one_thread_min_s(workload, repeats)
 
 
 _CONTROL_INPUTS: dict = {}
@@ -140,7 +147,6 @@ def control_time_s(repeats: int = 3) -> float:
     thread wake-up latency made a multi-threaded control of this length vary threefold.
     """
     import torch
-    from threadpoolctl import threadpool_limits
 
     if not _CONTROL_INPUTS:
         rng = np.random.default_rng(1)
@@ -148,20 +154,10 @@ def control_time_s(repeats: int = 3) -> float:
         _CONTROL_INPUTS.update(a=rng.standard_normal((256, 256)), waves=torch.randn(4, 1, 8000, generator=generator),
                                filters=torch.randn(32, 1, 80, generator=generator))
     a, waves, filters = _CONTROL_INPUTS["a"], _CONTROL_INPUTS["waves"], _CONTROL_INPUTS["filters"]
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        with threadpool_limits(1):
-            times = []
-            for _ in range(repeats):
-                started = time.perf_counter()
-                product = a
-                for _ in range(4):
-                    product = (product @ a) / 256.0
-                with torch.no_grad():
-                    for _ in range(4):
-                        torch.nn.functional.conv1d(waves, filters, stride=2)
-                times.append(time.perf_counter() - started)
-    finally:
-        torch.set_num_threads(previous)
-    return round(min(times), 6)
+
+    def workload() -> None:
+        _matmuls(a, 4)
+        for _ in range(4):
+            torch.nn.functional.conv1d(waves, filters, stride=2)
+
+    return _one_thread_min_s(workload, repeats)

@@ -22,6 +22,7 @@ import numpy as np
 from benchbox import atomic
 from benchbox.corpus.session import strip_labels
 from benchbox.errors import BenchboxError
+from benchbox.profiling import peak_rss_mb
 from benchbox.record import CandidateRecord, RunFolder, UnitStatus, frame_table
 from benchbox.specs import ModelSpec
 from benchbox.suites.suite import Partitions, ProtocolSettings
@@ -95,10 +96,10 @@ def _upstream_predictions(folder: RunFolder, spec: ModelSpec, seed: int,
 
 def _process_figures(started: float, threads: int | None) -> dict[str, float | int | None]:
     """Wall time, CPU time and peak resident memory of this process (the unit's own, when it runs alone in
-    its process; ``ru_maxrss`` is in KiB on Linux)."""
+    its process)."""
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return {"wall_s": round(time.perf_counter() - started, 3), "cpu_user_s": round(usage.ru_utime, 3),
-            "cpu_system_s": round(usage.ru_stime, 3), "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),
+            "cpu_system_s": round(usage.ru_stime, 3), "peak_rss_mb": round(peak_rss_mb(), 1),
             "pid": os.getpid(), "threads": threads}
 
 

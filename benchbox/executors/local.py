@@ -150,6 +150,14 @@ class UnitProcess:
             self.process.kill()
             self.process.join()
 
+    def restart_due(self, attempt: int, retries: int) -> bool:
+        """Whether this ended attempt should be started again: killed by a signal, retries left (logged)."""
+        if not (self.killed_by_signal and attempt <= retries):
+            return False
+        log.warning("model %s, seed %d: the unit's process was killed (signal %s); starting it again "
+                    "(retry %d of %d)", *self.job.key, -self.process.exitcode, attempt, retries)
+        return True
+
     @property
     def killed_by_signal(self) -> bool:
         """Ended by a signal that it did not send itself through a status (retry-worthy: OOM, preemption)."""
@@ -208,11 +216,8 @@ def supervise_unit(job: UnitJob, *, threads: int, memory_limit_mb: int | None = 
         except BaseException:
             unit.kill()
             raise
-        if unit.killed_by_signal and attempt <= retries:
-            log.warning("model %s, seed %d: the unit's process was killed (signal %s); starting it again "
-                        "(retry %d of %d)", *job.key, -unit.process.exitcode, attempt, retries)
-            continue
-        return unit.outcome(attempt)
+        if not unit.restart_due(attempt, retries):
+            return unit.outcome(attempt)
 
 
 class LocalExecutor:
@@ -265,9 +270,7 @@ class LocalExecutor:
                 for key, (unit, attempt) in list(running.items()):
                     if not unit.ended():
                         continue
-                    if unit.killed_by_signal and attempt <= self.retries:
-                        log.warning("model %s, seed %d: the unit's process was killed (signal %s); starting it "
-                                    "again (retry %d of %d)", *key, -unit.process.exitcode, attempt, self.retries)
+                    if unit.restart_due(attempt, self.retries):
                         running[key] = (self._start(unit.job, threads, unit.gpu), attempt + 1)
                         continue
                     del running[key]
