@@ -23,7 +23,8 @@ from baselines.windowed import WindowedRegressorModel
 from benchbox.corpus.session import Session
 from benchbox.plugin import ModelContext
 
-__all__ = ["EgemapsRegressorModel", "EgemapsSVR", "EgemapsXGB", "EgemapsRidge", "DEFAULT_WINDOWS_S"]
+__all__ = ["EgemapsRegressorModel", "EgemapsSVR", "EgemapsXGB", "EgemapsRidge", "DEFAULT_WINDOWS_S",
+           "fill_egemaps_cache"]
 
 #: Candidate eGeMAPS window lengths (seconds, centred on the label frame), chosen on select per target.
 DEFAULT_WINDOWS_S = (2.0, 4.0, 6.0)
@@ -49,6 +50,25 @@ class EgemapsRegressorModel(WindowedRegressorModel):
         warn_if_silent(session.audio_path)  # the features may come from the cache: check the file itself
         return cached_egemaps_window_features(ctx.cache, session.audio_path, num_frames=session.num_frames,
                                               window_s=window_s, frame_step_s=session.frame_step_s)
+
+
+    def feature_requests(self, device: str):
+        """Every candidate window's features of each session, extracted by the harness per session before
+        the unit starts (:mod:`benchbox.features`)."""
+        from benchbox.features import FeatureRequest
+
+        return [FeatureRequest("baselines.audio:fill_egemaps_cache", "audio", {"windows_s": list(self._windows())},
+                               label="eGeMAPS")]
+
+
+def fill_egemaps_cache(session: Session, cache, *, windows_s: Sequence[float]) -> None:
+    """The eGeMAPS window features of ``session`` for each of ``windows_s`` into ``cache`` (the feature job
+    of the eGeMAPS models)."""
+    from baselines.features.egemaps import cached_egemaps_window_features
+
+    for window_s in windows_s:
+        cached_egemaps_window_features(cache, session.audio_path, num_frames=session.num_frames,
+                                       window_s=float(window_s), frame_step_s=session.frame_step_s)
 
 
 class EgemapsSVR(EgemapsRegressorModel):

@@ -21,7 +21,8 @@ from baselines.windowed import WindowedRegressorModel, standardise_session
 from benchbox.corpus.session import LabelledSession, Session
 from benchbox.plugin import ModelContext
 
-__all__ = ["AppearanceRegressorModel", "AppearanceSVR", "AppearanceXGB", "DEFAULT_VIDEO_WINDOWS_S", "VIDEO_DESCRIPTORS"]
+__all__ = ["AppearanceRegressorModel", "AppearanceSVR", "AppearanceXGB", "DEFAULT_VIDEO_WINDOWS_S", "VIDEO_DESCRIPTORS",
+           "appearance_descriptors", "fill_appearance_cache"]
 
 #: Candidate temporal windows (seconds, centred on the label frame), chosen on select per target.
 DEFAULT_VIDEO_WINDOWS_S = (1.0, 2.0)
@@ -89,39 +90,20 @@ class AppearanceRegressorModel(WindowedRegressorModel):
 
     def _raw_features(self, session: Session, window_s: float, ctx: ModelContext) -> np.ndarray:
         """The descriptors of one session, concatenated; each is cached by content on its own."""
-        from baselines.features import appearance
-        from benchbox.corpus.media import video_info
         from benchbox.errors import MediaError
-        from benchbox.faces import FACE_TRACK_VERSION, cached_face_crops, crops_for_label_frames
 
         if session.video_path is None:
             raise MediaError(f"Model {self.name!r}: session {session.id!r} has no video file.")
-        window_frames = max(1, int(round(window_s * _VIDEO_FPS)))
-        common = {"window_frames": window_frames, "num_frames": session.num_frames,
-                  "crops": {"size": 96, "version": FACE_TRACK_VERSION}}
-        extractors = {
-            "lbp-top": (appearance.APPEARANCE_EXTRACTOR, appearance.APPEARANCE_EXTRACTOR_VERSION,
-                        {"grid": [4, 4], "gabor": False}, appearance.appearance_window_features),
-            "hog": (appearance.HOG_EXTRACTOR, appearance.HOG_EXTRACTOR_VERSION, {"cell_px": 16},
-                    appearance.hog_window_features),
-        }
+        return appearance_descriptors(session, ctx.cache, window_s=window_s, descriptors=self.descriptors)
 
-        def label_frame_crops() -> np.ndarray:
-            crops, _ = cached_face_crops(ctx.cache, session.video_path)
-            fps = video_info(session.video_path).fps
-            if abs(fps - _VIDEO_FPS) > 0.01:  # put one crop on each 40 ms label frame first
-                crops = crops[crops_for_label_frames(crops, session.num_frames, fps=fps)]
-            return crops
+    def feature_requests(self, device: str):
+        """Every candidate window's descriptors of each session (face tracking and crops first), extracted by
+        the harness per session before the unit starts (:mod:`benchbox.features`)."""
+        from benchbox.features import FeatureRequest
 
-        parts = []
-        for descriptor in self.descriptors:
-            extractor, version, params, function = extractors[descriptor]
-            kwargs = {key: tuple(value) if isinstance(value, list) else value for key, value in params.items()}
-            parts.append(np.asarray(ctx.cache.array(
-                extractor, version, common | params, [session.video_path],
-                lambda function=function, kwargs=kwargs: function(
-                    label_frame_crops(), num_frames=session.num_frames, window_frames=window_frames, **kwargs))))
-        return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+        return [FeatureRequest("baselines.video:fill_appearance_cache", "video",
+                               {"windows_s": list(self._windows()), "descriptors": list(self.descriptors)},
+                               label="appearance")]
 
     def _descriptors(self, session: Session, window_s: float, ctx: ModelContext) -> np.ndarray:
         """The PCA's input: the raw descriptors, standardised with the session's own statistics when
@@ -161,3 +143,45 @@ class AppearanceXGB(AppearanceRegressorModel):
         after the PCA only, 0.22 with it before the PCA (select 0.39); 20 components had the best select
         CCC of 20 / 40 / 60."""
         super().__init__(n_components=n_components, session_normalisation=session_normalisation, **kwargs)
+
+
+def appearance_descriptors(session: Session, cache, *, window_s: float, descriptors: Sequence[str]) -> np.ndarray:
+    """The appearance ``descriptors`` of one session pooled over ``window_s``, concatenated in order (each
+    cached by content on its own; the face crops come from :func:`benchbox.faces.cached_face_crops`)."""
+    from baselines.features import appearance
+    from benchbox.corpus.media import video_info
+    from benchbox.faces import FACE_TRACK_VERSION, cached_face_crops, crops_for_label_frames
+
+    window_frames = max(1, int(round(window_s * _VIDEO_FPS)))
+    common = {"window_frames": window_frames, "num_frames": session.num_frames,
+              "crops": {"size": 96, "version": FACE_TRACK_VERSION}}
+    extractors = {
+        "lbp-top": (appearance.APPEARANCE_EXTRACTOR, appearance.APPEARANCE_EXTRACTOR_VERSION,
+                    {"grid": [4, 4], "gabor": False}, appearance.appearance_window_features),
+        "hog": (appearance.HOG_EXTRACTOR, appearance.HOG_EXTRACTOR_VERSION, {"cell_px": 16},
+                appearance.hog_window_features),
+    }
+
+    def label_frame_crops() -> np.ndarray:
+        crops, _ = cached_face_crops(cache, session.video_path)
+        fps = video_info(session.video_path).fps
+        if abs(fps - _VIDEO_FPS) > 0.01:  # put one crop on each 40 ms label frame first
+            crops = crops[crops_for_label_frames(crops, session.num_frames, fps=fps)]
+        return crops
+
+    parts = []
+    for descriptor in descriptors:
+        extractor, version, params, function = extractors[descriptor]
+        kwargs = {key: tuple(value) if isinstance(value, list) else value for key, value in params.items()}
+        parts.append(np.asarray(cache.array(
+            extractor, version, common | params, [session.video_path],
+            lambda function=function, kwargs=kwargs: function(
+                label_frame_crops(), num_frames=session.num_frames, window_frames=window_frames, **kwargs))))
+    return parts[0] if len(parts) == 1 else np.concatenate(parts, axis=1)
+
+
+def fill_appearance_cache(session: Session, cache, *, windows_s: Sequence[float], descriptors: Sequence[str]) -> None:
+    """The appearance descriptors of ``session`` for each of ``windows_s`` into ``cache`` (the feature job of
+    the appearance models)."""
+    for window_s in windows_s:
+        appearance_descriptors(session, cache, window_s=float(window_s), descriptors=descriptors)

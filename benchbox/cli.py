@@ -102,10 +102,13 @@ def build_parser() -> argparse.ArgumentParser:
                      help="split to score on instead of the suite's (e.g. test, where your package has labels)")
     run.add_argument("--no-progress", action="store_true", help="no progress bars")
     run.add_argument("--jobs", type=_positive_int, default=None,
-                     help="units at a time, each in a process of its own with its share of the cores (default 1)")
+                     help="CPU cores the run uses at a time (default: all): feature extraction per session and "
+                          "the units run in parallel, each unit on the CPUs its model declares (e2e models: up "
+                          "to 4), each feature job on one")
     run.add_argument("--executor", choices=("local", "ray"), default="local",
-                     help="local (default: units in processes on this machine, --jobs at a time) or ray (units as "
-                          "Ray tasks, scheduled by the resources each model declares; needs benchbox[ray])")
+                     help="local (default: units and feature jobs in processes on this machine, on --jobs cores) "
+                          "or ray (as Ray tasks, scheduled by the resources each model declares; needs "
+                          "benchbox[ray])")
     run.add_argument("--ray-address", metavar="ADDRESS",
                      help="Ray cluster to join with --executor ray (default: start a local Ray instance)")
     run.add_argument("--retries", type=_non_negative_int, default=None,

@@ -24,6 +24,7 @@ from benchbox.corpus.session import Corpus
 from benchbox.environment import environment_info
 from benchbox.errors import BenchboxError, SuiteError
 from benchbox.executors import EXECUTORS, LocalExecutor, UnitJob, UnitOutcome, without_scored_labels
+from benchbox.features import FeatureOutcome, feature_jobs, feature_requests
 from benchbox.record import (
     CorpusInfo,
     EnvironmentInfo,
@@ -63,7 +64,7 @@ class RunConfig:
     cache_dir: Path | None = None
     progress: bool = True
     command: str = ""
-    jobs: int | None = None  # units at a time (default: the cores available)
+    jobs: int | None = None  # CPU cores the run uses at a time (default: the cores available)
     unit_timeout_s: float | None = None
     unit_memory_mb: int | None = None
     executor: str = "local"  # "local" or "ray" (benchbox.executors)
@@ -205,7 +206,8 @@ def _unit_inputs(config: RunConfig, partitions, machine_id: str) -> UnitInputs:
 
 
 def _run_units(config: RunConfig, folder: RunFolder, inputs: UnitInputs):
-    """Every unfinished unit of ``config``, each in a process of its own, through the run's executor."""
+    """Every unfinished unit of ``config``, each in a process of its own, and the feature jobs they declared,
+    through the run's executor."""
     from tqdm.auto import tqdm
 
     done, skipped, failed, jobs = [], [], [], []
@@ -216,11 +218,17 @@ def _run_units(config: RunConfig, folder: RunFolder, inputs: UnitInputs):
                 skipped.append((spec.name, seed))
             else:
                 jobs.append(UnitJob(spec=spec, seed=seed, run_dir=folder.root, inputs=inputs, settings=settings))
-    bar = tqdm(total=len(jobs), desc="benchbox", unit="unit", disable=not config.progress, file=sys.stderr)
+    features, needs = _feature_jobs(config, jobs, inputs)
+    bars = {kind: tqdm(total=total, desc=desc, unit=kind, disable=not config.progress or not total, file=sys.stderr)
+            for kind, desc, total in (("session", "features", len(features)), ("unit", "benchbox", len(jobs)))}
 
-    def finished(outcome: UnitOutcome) -> None:
-        bar.update(1)
-        bar.set_postfix_str(f"{outcome.model} seed {outcome.seed}")
+    def finished(outcome: UnitOutcome | FeatureOutcome) -> None:
+        if isinstance(outcome, FeatureOutcome):
+            bars["session"].update(1)
+            bars["session"].set_postfix_str(" ".join(outcome.key))
+            return
+        bars["unit"].update(1)
+        bars["unit"].set_postfix_str(f"{outcome.model} seed {outcome.seed}")
         if outcome.error is None:
             done.append((outcome.model, outcome.seed))
         else:
@@ -230,10 +238,32 @@ def _run_units(config: RunConfig, folder: RunFolder, inputs: UnitInputs):
 
     executor = _executor(config)
     try:
-        executor.run(jobs, on_finish=finished)
+        executor.run(jobs, features=features, needs=needs, on_finish=finished)
     finally:
-        bar.close()
+        for bar in bars.values():
+            bar.close()
     return done, skipped, failed
+
+
+def _feature_jobs(config: RunConfig, jobs: list[UnitJob], inputs: UnitInputs):
+    """The feature jobs the units of ``jobs`` declared (:mod:`benchbox.features`) over every session of the
+    run, and for each unit the (session, modality) jobs it waits for. A model whose declaration fails gets no
+    feature jobs (it computes its features itself, and its unit reports the error)."""
+    sessions = [*inputs.partitions.fit, *inputs.partitions.select, *inputs.partitions.test]
+    requests, needs, declared = [], {}, {}
+    for job in jobs:
+        name = job.spec.name
+        if name not in declared:
+            try:
+                declared[name] = feature_requests(job.spec.create(), config.device, owner=f"Model {name!r}")
+            except Exception as exc:  # the unit's own process meets the same error and reports it
+                log.warning("model %s: its feature requests could not be read (%s); it extracts its features "
+                            "itself", name, exc)
+                declared[name] = []
+        requests += declared[name]
+        modalities = {r.modality for r in declared[name]}
+        needs[job.key] = [(s.id, m) for m in modalities for s in sessions]
+    return feature_jobs(requests, sessions, inputs.cache.root), needs
 
 
 def _executor(config: RunConfig):
@@ -241,7 +271,7 @@ def _executor(config: RunConfig):
         from benchbox.executors.ray_executor import RayExecutor
 
         _cache_dir(config).mkdir(parents=True, exist_ok=True)  # every node must see it, so it must exist
-        return RayExecutor(address=config.ray_address, unit_timeout_s=config.unit_timeout_s,
+        return RayExecutor(address=config.ray_address, jobs=config.jobs, unit_timeout_s=config.unit_timeout_s,
                            memory_limit_mb=config.unit_memory_mb,
                            retries=2 if config.retries is None else config.retries,
                            shared_paths=[str(config.corpus.root), str(_cache_dir(config))])

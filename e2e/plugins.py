@@ -57,7 +57,7 @@ from benchbox.errors import BenchboxError
 from benchbox.plugin import ModelContext
 
 __all__ = ["E2EAudio", "E2EVideo", "E2EAV", "CropLoader", "PRESET_ENVIRONMENT_VARIABLE",
-           "UnimodalWeightsMissingWarning", "WEIGHTS_EXTRACTOR", "default_crop_loader"]
+           "UnimodalWeightsMissingWarning", "WEIGHTS_EXTRACTOR", "default_crop_loader", "fill_e2e_cache"]
 
 #: ``loader(session, cache, size) -> uint8 array (session.num_frames, size, size, 3)``: one RGB face crop
 #: per label frame.
@@ -80,6 +80,17 @@ def default_crop_loader(session: Session, cache: Cache, size: int) -> np.ndarray
     return label_frame_crops(session, cache, size=size)
 
 
+def fill_e2e_cache(session: Session, cache: Cache, *, audio: bool = False, crop_size: int | None = None) -> None:
+    """The cached inputs of the e2e models for one session: raw-audio chunks, face crops at ``crop_size``
+    (the feature job of :meth:`_E2EModel.feature_requests`)."""
+    from e2e.data import cached_audio_chunks
+
+    if audio:
+        cached_audio_chunks(session, cache)
+    if crop_size is not None:
+        default_crop_loader(session, cache, crop_size)
+
+
 class _E2EModel:
     """Shared fit/predict/profile of the end-to-end plugins; subclasses set name and modalities."""
 
@@ -87,6 +98,8 @@ class _E2EModel:
     modalities: frozenset[str] = frozenset()
     family = "end-to-end"
     framework = "torch"  # benchbox run --profile records fit and predict with the torch profiler
+    #: A unit trains on up to 4 cores (torch threads; on a GPU they feed it), plus a GPU on a CUDA device.
+    resources: Mapping[str, float] = {"num_cpus": 4}
     description: str = ""
     #: Unimodal models whose stored weights initialise this model's branches ({modality: model name}).
     init_from: Mapping[str, str] = {}
@@ -142,6 +155,22 @@ class _E2EModel:
         return preset, resolve_config(preset, self.overrides), source
 
     # -- data ------------------------------------------------------------------------------------------
+    def feature_requests(self, device: str):
+        """The cached inputs every session needs (audio chunks; face crops at the preset's size), extracted
+        by the harness per session before the unit starts (:mod:`benchbox.features`)."""
+        from benchbox.features import FeatureRequest
+        from e2e.config import default_preset, resolve_config
+
+        config = resolve_config(self.preset or default_preset(device, self.modalities), self.overrides)
+        requests = []
+        if "audio" in self.modalities:
+            requests.append(FeatureRequest("e2e.plugins:fill_e2e_cache", "audio", {"audio": True},
+                                           label="e2e audio"))
+        if "video" in self.modalities and self.crop_loader is None:
+            requests.append(FeatureRequest("e2e.plugins:fill_e2e_cache", "video", {"crop_size": config.crop_size},
+                                           label=f"e2e crops {config.crop_size} px"))
+        return requests
+
     def _inputs(self, session: Session, ctx: ModelContext) -> dict[str, np.ndarray]:
         from e2e.data import cached_audio_chunks
 

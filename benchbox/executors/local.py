@@ -1,4 +1,5 @@
-"""The local executor: every unit in a process of its own, ``jobs`` at a time, supervised by the driver.
+"""The local executor: every unit in a process of its own, feature jobs in worker processes, as many at a
+time as the run's cores allow, supervised by the driver.
 
 Each unit runs in a fresh process (``multiprocessing`` with the ``spawn`` start method: no state, threads or
 CUDA context inherited from the driver), which dies with its supervisor (``PR_SET_PDEATHSIG`` on Linux). One
@@ -7,13 +8,19 @@ a unit whose process exits without a status (``os._exit``, a signal, the memory 
 with its exit code or signal and the stage it was in; a unit that runs past ``unit_timeout_s`` is killed and
 recorded as timed out; the other units go on. A unit killed by a signal (the system's out-of-memory killer,
 a preempted node) is started again up to ``retries`` times; a unit that exits or raises is not (it would
-fail the same way). A unit starts once the units it requires (same seed) have ended. Torch and BLAS threads
-of a unit follow its share of the cores (``cores // jobs``), so that parallel units do not oversubscribe the
-machine; the count is recorded in each unit's status (``process.threads``). With GPUs, units that ask for one
-(the e2e models on a CUDA device) get one each (``CUDA_VISIBLE_DEVICES``), as many at a time as there are
-GPUs. Training the end-to-end models on the CPU is not bit-reproducible across thread counts (the default
-run's e2e scores moved by up to 0.46 CCC on one session between 2 threads and 1), so their results with
-``--jobs 2`` on 2 cores differ from ``--jobs 1``; every other built-in model gives identical scores.
+fail the same way). Feature jobs (:mod:`benchbox.features`: per session and modality, filling the cache) run
+in a few long-lived worker processes, one CPU each, so that dozens of short jobs do not each pay a process
+start; a worker that dies or runs past the time limit is replaced and its job reported failed (the units that
+need it then compute the features themselves).
+
+Scheduling (:class:`~benchbox.executors.graph.TaskGraph`): the run may use ``jobs`` cores (default: all).
+A unit holds the CPUs its model declares (``resources["num_cpus"]``, default 1, at most ``jobs``), a feature
+job one; jobs start in critical-path order once their dependencies are done and their cores are free, and a
+job never overtakes a more urgent one that waits for cores. A process's torch and BLAS threads equal the CPUs
+it holds (set in its environment before it starts, recorded in each unit's status as ``process.threads``),
+so parallel jobs do not oversubscribe the machine, and a model's thread count, hence its floating-point
+results, does not depend on what runs beside it. With GPUs, units that ask for one (the e2e models on a CUDA
+device) get one each (``CUDA_VISIBLE_DEVICES``), as many at a time as there are GPUs.
 
 :class:`UnitProcess` is the supervision of one unit; the Ray executor (:mod:`benchbox.executors.ray_executor`)
 runs the same supervision inside a Ray task, so both executors run, limit and report a unit the same way.
@@ -21,6 +28,7 @@ runs the same supervision inside a Ray task, so both executors run, limit and re
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import multiprocessing
@@ -28,13 +36,16 @@ import os
 import signal
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from benchbox import atomic
+from benchbox.executors.graph import TaskGraph
 from benchbox.executors.job import STAGE_FILE, UnitJob, run_job
+from benchbox.features import FeatureJob, FeatureOutcome, run_feature_job
 from benchbox.record import RunFolder, UnitStatus
 
-__all__ = ["LocalExecutor", "UnitOutcome", "UnitProcess", "available_cores", "supervise_unit", "visible_gpus"]
+__all__ = ["LocalExecutor", "FeatureWorker", "UnitOutcome", "UnitProcess", "available_cores", "supervise_unit",
+           "visible_gpus"]
 
 log = logging.getLogger("benchbox")
 
@@ -67,10 +78,36 @@ class UnitOutcome:
     attempts: int = 1
 
 
+_THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "BENCHBOX_UNIT_THREADS")
+
+
 def _limit_threads(threads: int) -> None:
-    for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+    for variable in _THREAD_VARIABLES:
         os.environ[variable] = str(threads)
-    os.environ["BENCHBOX_UNIT_THREADS"] = str(threads)
+    try:  # the BLAS libraries numpy already loaded read their variables at load time
+        from threadpoolctl import threadpool_limits
+    except ImportError:  # pragma: no cover - scikit-learn depends on it
+        return
+    threadpool_limits(threads)
+
+
+@contextlib.contextmanager
+def _thread_environment(threads: int, gpu: str | None):
+    """The thread (and GPU) variables a child process is started with: a spawned child reads its environment
+    when it starts, before the BLAS libraries that read these variables load."""
+    saved = {name: os.environ.get(name) for name in (*_THREAD_VARIABLES, "CUDA_VISIBLE_DEVICES")}
+    try:
+        for variable in _THREAD_VARIABLES:
+            os.environ[variable] = str(threads)
+        if gpu is not None:
+            os.environ["CUDA_VISIBLE_DEVICES"] = gpu
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _die_with_parent() -> None:
@@ -130,7 +167,8 @@ class UnitProcess:
         self.process = context.Process(target=_unit_process,
                                        args=(self.job, self.threads, self.memory_limit_mb, self.gpu),
                                        name=f"benchbox-unit-{self.job.spec.name}-{self.job.seed}", daemon=True)
-        self.process.start()
+        with _thread_environment(self.threads, self.gpu):
+            self.process.start()
         self.started = time.monotonic()
         return self
 
@@ -221,12 +259,13 @@ def supervise_unit(job: UnitJob, *, threads: int, memory_limit_mb: int | None = 
 
 
 class LocalExecutor:
-    """Run unit jobs in child processes on this machine.
+    """Run feature and unit jobs in child processes on this machine.
 
     Args:
-        jobs: units at a time (default 1: on 2 cores the default run was not faster with 2, and the
-            end-to-end models' results depend on the torch thread count, see the module docstring).
-        unit_timeout_s: wall-clock limit of one unit (None: no limit).
+        jobs: CPU cores the run may use at a time (default: every core this process may use). A unit holds
+            the CPUs its model declares (``resources["num_cpus"]``, default 1, at most ``jobs``) and runs that
+            many torch and BLAS threads; a feature job holds one.
+        unit_timeout_s: wall-clock limit of one unit, and of one feature job (None: no limit).
         memory_limit_mb: address-space limit of one unit's process (None: no limit).
         retries: times a unit killed by a signal is started again (default 0).
         poll_s: how often the driver looks at its children.
@@ -242,51 +281,156 @@ class LocalExecutor:
         self.retries = retries
         self.poll_s = poll_s
 
-    def run(self, jobs: Sequence[UnitJob], *,
-            on_finish: Callable[[UnitOutcome], None] | None = None) -> list[UnitOutcome]:
-        """Run ``jobs`` (in order, a job after the jobs of the models it requires); one outcome per job."""
-        parallel = max(1, self.jobs or 1)
-        threads = max(1, available_cores() // parallel)
+    @property
+    def capacity(self) -> int:
+        return max(1, self.jobs or available_cores())
+
+    def cpus(self, job: UnitJob | FeatureJob) -> int:
+        """The CPUs ``job`` holds here: a feature job one, a unit what its model declares, within the run's."""
+        if isinstance(job, FeatureJob):
+            return 1
+        return max(1, min(self.capacity, int(job.resources.get("num_cpus", 1))))
+
+    def run(self, jobs: Sequence[UnitJob], *, features: Sequence[FeatureJob] = (),
+            needs: Mapping[tuple[str, int], Iterable[tuple[str, str]]] | None = None,
+            on_finish: Callable[[UnitOutcome | FeatureOutcome], None] | None = None) -> list[UnitOutcome]:
+        """Run ``features`` and ``jobs`` (a unit after its ``needs`` and the units it requires), most urgent
+        first (:class:`~benchbox.executors.graph.TaskGraph`); one outcome per unit job, in order."""
+        graph = TaskGraph(jobs, features, needs, cpus=self.cpus)
         gpus = visible_gpus() if any(job.needs_gpu for job in jobs) else []
         free_gpus = list(gpus)
-        pending = list(jobs)
-        keys = {job.key for job in jobs}
-        running: dict[tuple[str, int], tuple[UnitProcess, int]] = {}
+        used = 0
+        units: dict[tuple, tuple[UnitProcess, int]] = {}
+        extracting: dict[tuple, FeatureWorker] = {}
+        idle: list[FeatureWorker] = []
         outcomes: dict[tuple[str, int], UnitOutcome] = {}
+
+        def report(key: tuple, outcome) -> None:
+            graph.finish(key)
+            if on_finish is not None:
+                on_finish(outcome)
+
         try:
-            while pending or running:
-                for job in list(pending):
-                    if len(running) >= parallel:
-                        break
-                    if any((r, job.seed) in keys and (r, job.seed) not in outcomes for r in job.spec.requires):
+            while not graph.done or units or extracting:
+                for key in graph.ready():
+                    job = graph.jobs[key]
+                    need = self.cpus(job)
+                    if used + need > self.capacity:
+                        break  # the most urgent job waits for its cores; nothing less urgent overtakes it
+                    if isinstance(job, FeatureJob):
+                        worker = idle.pop() if idle else FeatureWorker()
+                        extracting[key] = worker.submit(job)
+                    else:
+                        gpu = None
+                        if job.needs_gpu and gpus:
+                            if not free_gpus:
+                                continue  # every GPU is taken: a unit that needs none may still start
+                            gpu = free_gpus.pop(0)
+                        units[key] = (self._start(job, need, gpu), 1)
+                    graph.start(key)
+                    used += need
+                for key, worker in list(extracting.items()):
+                    outcome = worker.outcome(self.unit_timeout_s)
+                    if outcome is None:
                         continue
-                    gpu = None
-                    if job.needs_gpu and gpus:
-                        if not free_gpus:
-                            continue  # every GPU is taken: a unit that needs none may still start
-                        gpu = free_gpus.pop(0)
-                    pending.remove(job)
-                    running[job.key] = (self._start(job, threads, gpu), 1)
-                for key, (unit, attempt) in list(running.items()):
+                    del extracting[key]
+                    used -= 1
+                    if worker.alive:
+                        idle.append(worker)
+                    if outcome.error is not None:
+                        log.warning("%s failed (%s); the units that need it compute it themselves",
+                                    graph.jobs[key].description, outcome.error)
+                    report(key, outcome)
+                for key, (unit, attempt) in list(units.items()):
                     if not unit.ended():
                         continue
                     if unit.restart_due(attempt, self.retries):
-                        running[key] = (self._start(unit.job, threads, unit.gpu), attempt + 1)
+                        units[key] = (self._start(unit.job, unit.threads, unit.gpu), attempt + 1)
                         continue
-                    del running[key]
+                    del units[key]
+                    used -= unit.threads
                     if unit.gpu is not None:
                         free_gpus.append(unit.gpu)
                     outcome = unit.outcome(attempt)
-                    outcomes[key] = outcome
-                    if on_finish is not None:
-                        on_finish(outcome)
+                    outcomes[unit.job.key] = outcome
+                    report(key, outcome)
                 time.sleep(self.poll_s)
         except KeyboardInterrupt:
-            for unit, _ in running.values():
+            for unit, _ in units.values():
                 unit.kill()
             raise
+        finally:
+            for worker in [*idle, *extracting.values()]:
+                worker.close()
         return [outcomes[job.key] for job in jobs]
 
     def _start(self, job: UnitJob, threads: int, gpu: str | None) -> UnitProcess:
         return UnitProcess(job, threads=threads, memory_limit_mb=self.memory_limit_mb,
                            unit_timeout_s=self.unit_timeout_s, gpu=gpu).start()
+
+
+def _feature_worker(connection) -> None:
+    """The loop of a feature worker process: run each job it is sent, send back its outcome; None ends it."""
+    _die_with_parent()
+    _limit_threads(1)
+    while True:
+        job = connection.recv()
+        if job is None:
+            return
+        connection.send(run_feature_job(job))
+
+
+class FeatureWorker:
+    """A process that runs feature jobs one after another (one CPU; started once, reused for many jobs)."""
+
+    def __init__(self) -> None:
+        context = multiprocessing.get_context("spawn")
+        self.connection, child = context.Pipe()
+        with _thread_environment(1, None):
+            self.process = context.Process(target=_feature_worker, args=(child,), name="benchbox-features",
+                                           daemon=True)
+            self.process.start()
+        child.close()
+        self.job: FeatureJob | None = None
+        self.started = 0.0
+
+    @property
+    def alive(self) -> bool:
+        return self.process.is_alive()
+
+    def submit(self, job: FeatureJob) -> FeatureWorker:
+        self.job, self.started = job, time.monotonic()
+        self.connection.send(job)
+        return self
+
+    def outcome(self, timeout_s: float | None) -> FeatureOutcome | None:
+        """The running job's outcome once it has ended (None while it runs); a worker that died or ran past
+        ``timeout_s`` is ended and its job reported failed."""
+        assert self.job is not None, "submit() first"
+        if self.connection.poll():
+            try:
+                return self.connection.recv()
+            except (EOFError, OSError):
+                pass  # it died while sending
+        elif self.process.is_alive():
+            if timeout_s is None or time.monotonic() - self.started <= timeout_s:
+                return None
+            self.process.kill()
+            self.process.join()
+            return FeatureOutcome(self.job.key, f"timed out after {timeout_s:g} s (--unit-timeout)",
+                                  time.monotonic() - self.started)
+        self.process.join()
+        return FeatureOutcome(self.job.key, f"its process ended with code {self.process.exitcode}",
+                              time.monotonic() - self.started)
+
+    def close(self) -> None:
+        if self.process.is_alive():
+            try:
+                self.connection.send(None)
+            except OSError:
+                pass
+            self.process.join(timeout=5)
+            if self.process.is_alive():
+                self.process.kill()
+                self.process.join()
+        self.connection.close()

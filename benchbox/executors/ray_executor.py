@@ -1,17 +1,21 @@
-"""The Ray executor: the units of a run as Ray tasks, on a local Ray instance or on a cluster.
+"""The Ray executor: the feature jobs and units of a run as Ray tasks, on a local Ray instance or a cluster.
 
 ``benchbox run --executor ray [--ray-address ADDRESS]``. Without an address a local Ray instance is started
 for the run (and stopped after it); with one, the run joins that cluster (``auto``: the cluster this machine
 belongs to). Ray is an optional extra (``pip install "benchbox[ray]"``); it is imported here only.
 
 Each unit is one Ray task that needs what the model declares (``resources``: ``num_cpus``, ``num_gpus``,
-``memory_gb``; a torch model on a CUDA device asks for a GPU), so Ray runs as many at a time as the cluster
-has room for. The task runs the same supervision as the local executor
-(:func:`benchbox.executors.local.supervise_unit`): the unit in a process of its own with its torch and BLAS
-threads set to the task's CPUs, the ``--unit-timeout`` and ``--unit-memory-gb`` limits, a status for every way
-it can end, and a new start when its process is killed by a signal. A task whose worker or node dies is
-retried by Ray (``max_retries``, ``--retries``, default 2); after the retries the unit is marked failed with
-the reason and the run goes on. A unit starts once the units it requires (same seed) have ended.
+``memory_gb``; a torch model on a CUDA device asks for a GPU), so Ray runs as many at a time as the cluster has
+room for (a unit asking for more CPUs than the largest node has gets that node's CPUs). Each feature job
+(:mod:`benchbox.features`: one session's audio or video features, filling the shared cache) is a one-CPU task.
+The driver submits a job once what it waits for is done, in the critical-path order of
+:class:`~benchbox.executors.graph.TaskGraph`, the order of the local executor. A unit's task runs the same
+supervision as the local executor (:func:`benchbox.executors.local.supervise_unit`): the unit in a process of
+its own with its torch and BLAS threads set to the task's CPUs, the ``--unit-timeout`` and ``--unit-memory-gb``
+limits, a status for every way it can end, and a new start when its process is killed by a signal. A task whose
+worker or node dies is retried by Ray (``max_retries``, ``--retries``, default 2); after the retries the unit
+is marked failed with the reason and the run goes on; a feature job that fails is reported, and its units
+compute the features themselves.
 
 The run folder, the corpus and the cache must be visible at the same paths on every node (shared storage):
 before any unit is submitted, one small task per node checks that it sees them and can write the run folder,
@@ -28,12 +32,14 @@ import os
 import socket
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 from benchbox.errors import BenchboxError
+from benchbox.executors.graph import TaskGraph
 from benchbox.executors.job import UnitJob
 from benchbox.executors.local import UnitOutcome, supervise_unit
+from benchbox.features import FeatureJob, FeatureOutcome, run_feature_job
 
 __all__ = ["RayExecutor", "storage_problems"]
 
@@ -77,6 +83,7 @@ class RayExecutor:
 
     Args:
         address: a Ray cluster to join (``ray.init(address=...)``); None starts a local instance for the run.
+        jobs: the CPUs of that local instance (default: every core); a cluster has the CPUs its nodes declared.
         unit_timeout_s: wall-clock limit of one unit (None: none).
         memory_limit_mb: address-space limit of one unit's process (None: none).
         retries: times a task whose worker dies, or whose unit process is killed, is run again (default 2).
@@ -85,10 +92,11 @@ class RayExecutor:
 
     name = "ray"
 
-    def __init__(self, *, address: str | None = None, unit_timeout_s: float | None = None,
+    def __init__(self, *, address: str | None = None, jobs: int | None = None, unit_timeout_s: float | None = None,
                  memory_limit_mb: int | None = None, retries: int = 2,
                  shared_paths: Sequence[str | os.PathLike] = (), poll_s: float = 0.2) -> None:
         self.address = address
+        self.jobs = jobs
         self.unit_timeout_s = unit_timeout_s
         self.memory_limit_mb = memory_limit_mb
         self.retries = retries
@@ -106,6 +114,8 @@ class RayExecutor:
                     "runtime_env": {"env_vars": {"PYTHONPATH": python_path}}}
         if self.address is None:
             settings["object_store_memory"] = 200 * 1024 * 1024  # units exchange files, not objects
+            if self.jobs:
+                settings["num_cpus"] = self.jobs
         try:
             ray.init(address=self.address, **settings)
         except ConnectionError as exc:
@@ -124,51 +134,61 @@ class RayExecutor:
             raise BenchboxError("Every Ray node must see the corpus, the cache and the run folder at the same "
                                 "paths (shared storage):\n  - " + "\n  - ".join(problems))
 
-    def run(self, jobs: Sequence[UnitJob], *,
-            on_finish: Callable[[UnitOutcome], None] | None = None) -> list[UnitOutcome]:
-        """Run ``jobs`` (a job after the jobs of the models it requires); one outcome per job."""
+    def run(self, jobs: Sequence[UnitJob], *, features: Sequence[FeatureJob] = (),
+            needs: Mapping[tuple[str, int], Iterable[tuple[str, str]]] | None = None,
+            on_finish: Callable[[UnitOutcome | FeatureOutcome], None] | None = None) -> list[UnitOutcome]:
+        """Run ``features`` and ``jobs`` (a unit after its ``needs`` and the units it requires), submitted in
+        critical-path order (:class:`~benchbox.executors.graph.TaskGraph`); one outcome per unit job."""
         if not jobs:
             return []
         ray = _import_ray()
         started_here = self._init(ray)
         try:
             self._check_storage(ray, Path(jobs[0].run_dir))
-            return self._schedule(ray, jobs, on_finish)
+            return self._schedule(ray, jobs, features, needs, on_finish)
         finally:
             if started_here:
                 ray.shutdown()
 
-    def _submit(self, ray, task, job: UnitJob):
+    def _largest_node_cpus(self, ray) -> int:
+        return max([int(n.get("Resources", {}).get("CPU", 1)) for n in ray.nodes() if n.get("Alive")] or [1])
+
+    def _submit(self, ray, tasks, job: UnitJob | FeatureJob, node_cpus: int):
+        if isinstance(job, FeatureJob):
+            return tasks["features"].options(num_cpus=1, max_retries=self.retries,
+                                             name=f"benchbox-features-{job.session.id}-{job.modality}").remote(job)
         needs = job.resources
-        threads = max(1, int(needs.get("num_cpus", 1)))
+        cpus = max(1, min(int(needs.get("num_cpus", 1)), node_cpus))  # no node has more: it would never start
         on_cuda = job.inputs.device.startswith("cuda")
-        options = {"num_cpus": needs.get("num_cpus", 1), "num_gpus": needs.get("num_gpus", 0) if on_cuda else 0,
+        options = {"num_cpus": cpus, "num_gpus": needs.get("num_gpus", 0) if on_cuda else 0,
                    "max_retries": self.retries, "name": f"benchbox-unit-{job.spec.name}-{job.seed}"}
         if needs.get("memory_gb"):
             options["memory"] = int(needs["memory_gb"] * 1024**3)
-        return task.options(**options).remote(job, threads, self.memory_limit_mb, self.unit_timeout_s, self.retries)
+        return tasks["unit"].options(**options).remote(job, cpus, self.memory_limit_mb, self.unit_timeout_s,
+                                                       self.retries)
 
-    def _schedule(self, ray, jobs: Sequence[UnitJob], on_finish) -> list[UnitOutcome]:
-        task = ray.remote(_task_supervise)
-        pending = list(jobs)
-        keys = {job.key for job in jobs}
-        running: dict = {}  # ObjectRef -> job
+    def _schedule(self, ray, jobs: Sequence[UnitJob], features, needs, on_finish) -> list[UnitOutcome]:
+        tasks = {"unit": ray.remote(_task_supervise), "features": ray.remote(run_feature_job)}
+        graph = TaskGraph(jobs, features, needs)
+        node_cpus = self._largest_node_cpus(ray)
+        running: dict = {}  # ObjectRef -> graph key
         outcomes: dict[tuple[str, int], UnitOutcome] = {}
         try:
-            while pending or running:
-                for job in list(pending):
-                    if any((r, job.seed) in keys and (r, job.seed) not in outcomes for r in job.spec.requires):
-                        continue
-                    pending.remove(job)
-                    running[self._submit(ray, task, job)] = job
+            while not graph.done or running:
+                for key in graph.ready():
+                    running[self._submit(ray, tasks, graph.start(key), node_cpus)] = key
                 if not running:
                     time.sleep(self.poll_s)
                     continue
                 ready, _ = ray.wait(list(running), num_returns=1, timeout=self.poll_s)
                 for ref in ready:
-                    job = running.pop(ref)
-                    outcome = self._outcome(ray, ref, job)
-                    outcomes[job.key] = outcome
+                    key = running.pop(ref)
+                    job = graph.jobs[key]
+                    if isinstance(job, FeatureJob):
+                        outcome = self._feature_outcome(ray, ref, job)
+                    else:
+                        outcome = outcomes[job.key] = self._outcome(ray, ref, job)
+                    graph.finish(key)
                     if on_finish is not None:
                         on_finish(outcome)
         except KeyboardInterrupt:
@@ -176,6 +196,16 @@ class RayExecutor:
                 ray.cancel(ref, force=True)
             raise
         return [outcomes[job.key] for job in jobs]
+
+    def _feature_outcome(self, ray, ref, job: FeatureJob) -> FeatureOutcome:
+        try:
+            outcome = ray.get(ref)
+        except (ray.exceptions.RayError, OSError) as exc:
+            outcome = FeatureOutcome(job.key, f"its Ray task was lost: {str(exc).splitlines()[0][:300]}")
+        if outcome.error is not None:
+            log.warning("%s failed (%s); the units that need it compute it themselves", job.description,
+                        outcome.error)
+        return outcome
 
     def _outcome(self, ray, ref, job: UnitJob) -> UnitOutcome:
         from benchbox import atomic
