@@ -31,7 +31,8 @@ from benchbox.cache import Cache
 from benchbox.corpus.session import Session
 from benchbox.errors import BenchboxError
 
-__all__ = ["FeatureRequest", "FeatureJob", "FeatureOutcome", "feature_requests", "feature_jobs", "run_feature_job"]
+__all__ = ["FeatureRequest", "FeatureJob", "FeatureOutcome", "FeatureFailures", "feature_requests", "feature_jobs",
+           "run_feature_job"]
 
 log = logging.getLogger("benchbox")
 
@@ -154,3 +155,18 @@ def run_feature_job(job: FeatureJob) -> FeatureOutcome:
             return FeatureOutcome(job.key, f"{request.name}: {type(exc).__name__}: {exc}",
                                   time.perf_counter() - started)
     return FeatureOutcome(job.key, None, time.perf_counter() - started)
+
+
+class FeatureFailures:
+    """Logs failed feature jobs, once per distinct error (a broken step fails on every session alike)."""
+
+    def __init__(self) -> None:
+        self.seen: dict[str, int] = {}
+
+    def report(self, job: FeatureJob, outcome: FeatureOutcome) -> None:
+        if outcome.error is None:
+            return
+        self.seen[outcome.error] = self.seen.get(outcome.error, 0) + 1
+        if self.seen[outcome.error] == 1:
+            log.warning("%s failed (%s); the units that need it compute it themselves (other sessions that fail "
+                        "the same way are not reported again)", job.description, outcome.error)

@@ -28,7 +28,13 @@ instances have:
   any option (the e2e models: ``{"preset": "BENCHBOX_E2E_PRESET"}``);
 - optionally ``framework = "torch"``: ``benchbox run --profile`` records the model's fit and predict with the
   torch profiler (a Chrome trace) instead of cProfile. A model that holds a ``torch.nn.Module`` when it is
-  created is recognised without it.
+  created is recognised without it;
+- optionally ``resources = {"num_cpus": 2, "num_gpus": 1, "memory_gb": 8}``: what one fit needs (default one
+  CPU, plus one GPU for a torch model on CUDA); the executors schedule by it and give the unit's process as
+  many torch and BLAS threads as it holds CPUs;
+- optionally ``feature_requests(device) -> [benchbox.features.FeatureRequest, ...]``: per-session steps that
+  fill the cache ``fit`` and ``predict`` read; the harness runs them for every session, in parallel, before the
+  unit starts (:mod:`benchbox.features`).
 
 The harness measures every unit (wall and CPU time of fit and of each predict, peak memory, parameters
 found in the fitted model, see :mod:`benchbox.profiling`); ``profile_info`` adds what only the plugin

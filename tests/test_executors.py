@@ -1,7 +1,8 @@
 """Executors: `--jobs 2` and `--executor ray` (a local Ray instance) give the scores of `--jobs 1`; a unit whose
 process is killed is started again and one that is always killed fails alone; GPUs are handed out one per
-unit; the shared-storage check names node and path; two processes filling one cache entry leave one valid
-entry; `--device auto`."""
+unit; declared features are extracted per session before the units, a failed step is reported; a two-node Ray
+cluster runs units on both nodes; the task graph's order; the shared-storage check names node and path; two
+processes filling one cache entry leave one valid entry; `--device auto`."""
 
 import json
 import multiprocessing
@@ -56,6 +57,66 @@ class AlwaysKilled(_Mean):
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+def note_feature(session, cache, *, tag):
+    """A feature step: caches the session's frame count with the id of the process that computed it."""
+    cache.array("exec-feature", "1", {"tag": tag, "session": session.id}, [],
+                lambda: np.array([session.num_frames, os.getpid()]))
+
+
+def broken_feature(session, cache):
+    raise RuntimeError("no such codec")
+
+
+class FeatureReader(_Mean):
+    """Declares a feature step and reads its entries in fit, noting which process had computed them."""
+
+    name = "exec-feature-reader"
+
+    def feature_requests(self, device):
+        from benchbox.features import FeatureRequest
+
+        return [FeatureRequest("throwaway_executors:note_feature", "audio", {"tag": "a"})]
+
+    def fit(self, train, select, ctx):
+        entries = [ctx.cache.array("exec-feature", "1", {"tag": "a", "session": s.id}, [],
+                                   lambda: np.array([-1, -1])) for s in [*train, *select]]
+        self.feature_pids_ = sorted({int(entry[1]) for entry in entries})
+        super().fit(train, select, ctx)
+
+    def profile_info(self):
+        return {"feature_pids": self.feature_pids_, "unit_pid": os.getpid()}
+
+
+class BrokenFeature(_Mean):
+    """Declares a feature step that always fails; the unit itself does not need it."""
+
+    name = "exec-broken-feature"
+
+    def feature_requests(self, device):
+        from benchbox.features import FeatureRequest
+
+        return [FeatureRequest("throwaway_executors:broken_feature", "video", label="broken step")]
+
+
+class Slow(_Mean):
+    """Takes a second to fit (so that units overlap on a cluster)."""
+
+    name = "exec-slow"
+
+    def fit(self, train, select, ctx):
+        time.sleep(1.0)
+        super().fit(train, select, ctx)
+
+
+class PidWitness(_Mean):
+    """Notes the process each fit ran in."""
+
+    name = "exec-pid-witness"
+
+    def profile_info(self):
+        return {"pid": os.getpid()}
+
+
 class GpuWitness(_Mean):
     """A torch model (so it asks for a GPU on CUDA) that only notes the GPU it was given and when it ran."""
 
@@ -80,7 +141,11 @@ def executor_site(tmp_path_factory) -> Path:
                                   source=EXECUTOR_PLUGINS,
                                   entry_points={"exec-killed-once": "throwaway_executors:KilledOnce",
                                                 "exec-always-killed": "throwaway_executors:AlwaysKilled",
-                                                "exec-gpu-witness": "throwaway_executors:GpuWitness"})
+                                                "exec-gpu-witness": "throwaway_executors:GpuWitness",
+                                                "exec-feature-reader": "throwaway_executors:FeatureReader",
+                                                "exec-broken-feature": "throwaway_executors:BrokenFeature",
+                                                "exec-slow": "throwaway_executors:Slow",
+                                                "exec-pid-witness": "throwaway_executors:PidWitness"})
 
 
 @pytest.fixture
@@ -145,6 +210,95 @@ def test_each_unit_that_asks_for_a_gpu_gets_one_of_its_own(with_plugins, foreign
         for b in units:
             if a is not b and a["gpu"] == b["gpu"]:
                 assert a["ended"] <= b["started"] or b["ended"] <= a["started"]  # never two on one GPU
+
+
+@pytest.mark.parametrize("executor", ["local", "ray"])
+def test_declared_features_are_extracted_per_session_before_the_unit_and_a_failed_step_is_reported(
+        with_plugins, foreign_corpus, tmp_path, monkeypatch, executor, caplog):
+    if executor == "ray":
+        pytest.importorskip("ray", reason="benchbox[ray] is not installed")
+    monkeypatch.setenv("BENCHBOX_HOME", str(tmp_path / "home"))
+    out = tmp_path / "run"
+    assert _run(foreign_corpus, out, "exec-feature-reader,exec-broken-feature", "--executor", executor,
+                "--jobs", "2") == 0
+    folder = RunFolder(out)
+    profile = folder.unit_status("exec-feature-reader", 0).profile
+    # every entry was there before fit (none computed as -1 in the unit), from processes other than the unit's
+    assert -1 not in profile["feature_pids"] and profile["unit_pid"] not in profile["feature_pids"]
+    assert folder.is_done("exec-broken-feature", 0)
+    reported = [r.getMessage() for r in caplog.records if "no such codec" in r.getMessage()]
+    assert len(reported) == 1  # once, not once per session
+    assert reported[0].startswith("video features of session") and "broken step: RuntimeError" in reported[0]
+
+
+def test_a_two_node_ray_cluster_runs_units_on_both_nodes_with_the_scores_of_one_machine(
+        with_plugins, foreign_corpus, tmp_path, monkeypatch):
+    ray = pytest.importorskip("ray", reason="benchbox[ray] is not installed")
+    from ray.cluster_utils import Cluster
+
+    monkeypatch.setenv("BENCHBOX_HOME", str(tmp_path / "home"))
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    try:
+        cluster.add_node(num_cpus=1)
+        cluster.wait_for_nodes()
+        assert _run(foreign_corpus, tmp_path / "cluster", "exec-slow,egemaps-ridge", "--seeds", "4",
+                    "--executor", "ray", "--ray-address", cluster.address) == 0
+    finally:
+        ray.shutdown()
+        cluster.shutdown()
+    run = RunFolder(tmp_path / "cluster").read_run()
+    nodes = {run.model("exec-slow").units[seed].process["node"] for seed in range(4)}
+    assert len(nodes) == 2, nodes
+    assert _run(foreign_corpus, tmp_path / "local", "exec-slow,egemaps-ridge", "--seeds", "4", "--jobs", "1") == 0
+    pd.testing.assert_frame_equal(_scores(tmp_path / "cluster"), _scores(tmp_path / "local"), rtol=0, atol=0)
+
+
+def test_with_more_cores_than_units_the_delay_candidates_are_fitted_in_parallel_with_the_same_scores(
+        with_plugins, foreign_corpus, tmp_path, monkeypatch):
+    monkeypatch.setenv("BENCHBOX_HOME", str(tmp_path / "home"))
+    assert _run(foreign_corpus, tmp_path / "split", "mean,exec-pid-witness", "--jobs", "4") == 0
+    unit_dir = RunFolder(tmp_path / "split").unit_dir("exec-pid-witness", 0)
+    records = [json.loads(path.read_text()) for path in sorted(unit_dir.glob("delay-*.json"))]
+    assert len(records) == 6  # the suite's six annotation-delay candidates
+    status = RunFolder(tmp_path / "split").unit_status("exec-pid-witness", 0)
+    pids = {record["profile"]["pid"] for record in records}
+    assert len(pids) == 6 and status.process["pid"] not in pids  # each candidate in a process of its own
+    assert _run(foreign_corpus, tmp_path / "one", "mean,exec-pid-witness", "--jobs", "1") == 0
+    pd.testing.assert_frame_equal(_scores(tmp_path / "split"), _scores(tmp_path / "one"), rtol=0, atol=0)
+
+
+def test_the_task_graph_starts_features_then_the_longest_chains_and_larger_jobs_first():
+    from types import SimpleNamespace
+
+    from benchbox.corpus.session import Session
+    from benchbox.executors import LocalExecutor, TaskGraph
+    from benchbox.executors.graph import feature_key, unit_key
+    from benchbox.features import FeatureJob
+
+    def unit(name, cpus=1, requires=()):
+        return SimpleNamespace(key=(name, 0), seed=0, spec=SimpleNamespace(requires=requires),
+                               resources={"num_cpus": cpus})
+
+    units = [unit("egemaps-xgb"), unit("egemaps-svr"), unit("late-fusion", requires=("egemaps-svr",)),
+             unit("e2e-video", 4), unit("e2e-audio", 4), unit("e2e-av", 4, requires=("e2e-audio", "e2e-video"))]
+    session = Session("s1", "train", Path("s1.wav"), Path("s1.mp4"), num_frames=10)
+    features = [FeatureJob(session, "audio", (), Path("cache")), FeatureJob(session, "video", (), Path("cache"))]
+    needs = {("egemaps-xgb", 0): [("s1", "audio")], ("egemaps-svr", 0): [("s1", "audio")],
+             ("e2e-audio", 0): [("s1", "audio")], ("e2e-video", 0): [("s1", "video")]}
+    executor = LocalExecutor(jobs=2)
+    assert executor.cpus(units[4]) == 2 and executor.cpus(units[0]) == 1  # at most the run's cores
+    graph = TaskGraph(units, features, needs, cpus=executor.cpus)
+    assert graph.ready() == [feature_key("s1", "audio"), feature_key("s1", "video")]
+    graph.start(feature_key("s1", "audio"))
+    graph.finish(feature_key("s1", "audio"))
+    # e2e-audio and egemaps-svr lead chains of two; e2e-audio holds more CPUs; e2e-video waits for its crops
+    assert graph.ready() == [feature_key("s1", "video"), unit_key("e2e-audio", 0), unit_key("egemaps-svr", 0),
+                             unit_key("egemaps-xgb", 0)]
+    for key in [feature_key("s1", "video"), unit_key("e2e-audio", 0)]:
+        graph.start(key)
+        graph.finish(key)
+    assert unit_key("e2e-av", 0) not in graph.ready()  # e2e-video has not run
+    assert graph.ready()[0] == unit_key("e2e-video", 0)
 
 
 def test_the_storage_check_names_the_node_and_the_path(tmp_path):

@@ -1,22 +1,24 @@
 """The jobs of a run and what each waits for, handed out in critical-path order to any executor.
 
-A run is a graph: feature jobs (:mod:`benchbox.features`, one per session and modality) and unit jobs (one per
-model and seed). A unit waits for the feature jobs of the modalities it requested and for the units it
-``requires`` (same seed). :class:`TaskGraph` tells an executor which jobs may start now, most urgent first: a
-job's rank is the length of the longest chain of jobs that wait on it, itself included, so feature jobs come
-before the units that read them and a unit that others wait for (``e2e-audio``, which ``e2e-av`` needs) before
-one that nothing waits for (``egemaps-xgb``). Between equally long chains the job that holds more CPUs starts
-first, so that the largest job is not left for the end. The local and the Ray executors both schedule through
-it, so both start work in the same order."""
+A run is a graph: feature jobs (:mod:`benchbox.features`, one per session and modality), unit jobs (one per
+model and seed) and, where there are more cores than units, candidate jobs (one per annotation-delay candidate
+of a unit, fitted in parallel before the unit's protocol step). A unit waits for the feature jobs of the
+modalities it requested, for the units it ``requires`` (same seed) and for its candidate jobs.
+:class:`TaskGraph` tells an executor which jobs may start now, most urgent first: a job's rank is the length of
+the longest chain of jobs that wait on it, itself included, so feature jobs come before the units that read
+them and a unit that others wait for (``e2e-audio``, which ``e2e-av`` needs) before one that nothing waits for
+(``egemaps-xgb``). Between equally long chains the job that holds more CPUs starts first, so that the largest
+job is not left for the end. The local and the Ray executors both schedule through it, so both start work in
+the same order."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 
-from benchbox.executors.job import UnitJob
+from benchbox.executors.job import CandidateJob, UnitJob
 from benchbox.features import FeatureJob
 
-__all__ = ["TaskGraph", "unit_key", "feature_key"]
+__all__ = ["TaskGraph", "unit_key", "feature_key", "candidate_key", "key_of"]
 
 
 def unit_key(name: str, seed: int) -> tuple:
@@ -27,6 +29,19 @@ def feature_key(session_id: str, modality: str) -> tuple:
     return ("features", session_id, modality)
 
 
+def candidate_key(name: str, seed: int, delay_frames: int) -> tuple:
+    return ("candidate", name, seed, delay_frames)
+
+
+def key_of(job) -> tuple:
+    """The graph key of a unit, candidate or feature job."""
+    if isinstance(job, CandidateJob):
+        return candidate_key(*job.key, job.delay_frames)
+    if isinstance(job, FeatureJob):
+        return feature_key(*job.key)
+    return unit_key(*job.key)
+
+
 class TaskGraph:
     """Feature and unit jobs with their dependencies.
 
@@ -34,23 +49,28 @@ class TaskGraph:
         units: the unit jobs to run.
         features: the feature jobs to run.
         needs: for a unit ``(model, seed)``, the ``(session, modality)`` keys of the feature jobs it waits for.
+        candidates: delay candidates fitted as jobs of their own (:class:`~benchbox.executors.job.CandidateJob`):
+            each waits for what its unit waits for, and the unit waits for them.
         cpus: the CPUs a job holds, for the tie-break between equally long chains (default 1 each).
     """
 
     def __init__(self, units: Sequence[UnitJob], features: Sequence[FeatureJob] = (),
                  needs: Mapping[tuple[str, int], Iterable[tuple[str, str]]] | None = None,
-                 cpus=None) -> None:
-        self.jobs: dict[tuple, UnitJob | FeatureJob] = {}
-        for job in features:
-            self.jobs[feature_key(*job.key)] = job
-        for job in units:
-            self.jobs[unit_key(*job.key)] = job
+                 cpus=None, candidates: Sequence[CandidateJob] = ()) -> None:
+        self.jobs: dict[tuple, UnitJob | FeatureJob | CandidateJob] = {}
+        for job in [*features, *candidates, *units]:
+            self.jobs[key_of(job)] = job
         unit_keys = {unit_key(*job.key) for job in units}
         self.waits: dict[tuple, set[tuple]] = {key: set() for key in self.jobs}
         for job in units:
             key = unit_key(*job.key)
             self.waits[key] |= {unit_key(r, job.seed) for r in job.spec.requires} & unit_keys
             self.waits[key] |= {feature_key(*f) for f in (needs or {}).get(job.key, ())} & set(self.jobs)
+        for job in candidates:
+            unit = unit_key(*job.key)
+            self.waits[key_of(job)] |= set(self.waits[unit])
+        for job in candidates:
+            self.waits[unit_key(*job.key)].add(key_of(job))
         self._cpus = cpus or (lambda job: 1)
         self._rank = self._ranks()
         order = {key: i for i, key in enumerate(self.jobs)}
@@ -92,6 +112,6 @@ class TaskGraph:
     def done(self) -> bool:
         return not self.pending
 
-    @property
-    def units(self) -> list[UnitJob]:
-        return [job for key, job in self.jobs.items() if key[0] == "unit"]
+    def pending_of(self, kind: str) -> bool:
+        """Whether a job of ``kind`` ("unit", "candidate", "features") has yet to start."""
+        return any(key[0] == kind for key in self.pending)

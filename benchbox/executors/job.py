@@ -13,6 +13,7 @@ from __future__ import annotations
 import dataclasses
 import os
 import resource
+import socket
 import time
 import traceback
 from pathlib import Path
@@ -26,10 +27,13 @@ from benchbox.profiling import peak_rss_mb
 from benchbox.record import CandidateRecord, RunFolder, UnitStatus, frame_table
 from benchbox.specs import ModelSpec
 from benchbox.suites.suite import Partitions, ProtocolSettings
-from benchbox.units import UnitFailure, UnitInputs, run_unit
+from benchbox.units import UnitFailure, UnitInputs, fit_candidate, run_unit
 
-__all__ = ["UnitJob", "run_job", "without_scored_labels", "STAGE_FILE"]
+__all__ = ["UnitJob", "CandidateJob", "candidate_jobs", "run_job", "run_candidate_job", "without_scored_labels",
+           "STAGE_FILE", "NODE_VARIABLE"]
 
+#: Where an executor names the node a unit runs on (the Ray executor: host and Ray node id); else the host name.
+NODE_VARIABLE = "BENCHBOX_NODE"
 #: Written into the unit folder as a unit enters each stage, so that a process that dies without a word
 #: (``os._exit``, a signal, the memory limit) can still be reported with the stage it was in.
 STAGE_FILE = "stage.txt"
@@ -63,6 +67,58 @@ class UnitJob:
         """Whether an executor should give this unit a GPU of its own (only with ``--device cuda``: a unit
         on ``cuda:N`` uses the device it was told)."""
         return self.inputs.device == "cuda" and self.resources.get("num_gpus", 0) > 0
+
+
+@dataclasses.dataclass(frozen=True)
+class CandidateJob:
+    """One annotation-delay candidate of a unit, fitted in a process of its own ahead of the unit, so that the
+    candidates of one unit run in parallel. It only stores the candidate in the unit folder (as the unit
+    would); the unit's own job then finds it there and runs the protocol step. A candidate job that fails
+    leaves nothing: the unit fits that candidate itself and, if it fails again, records why."""
+
+    unit: UnitJob
+    delay_frames: int
+
+    @property
+    def key(self) -> tuple[str, int]:
+        return self.unit.key
+
+    @property
+    def spec(self) -> ModelSpec:
+        return self.unit.spec
+
+    @property
+    def seed(self) -> int:
+        return self.unit.seed
+
+    @property
+    def inputs(self) -> UnitInputs:
+        return self.unit.inputs
+
+    @property
+    def resources(self) -> dict[str, float]:
+        return self.unit.resources
+
+    @property
+    def needs_gpu(self) -> bool:
+        return self.unit.needs_gpu
+
+    @property
+    def description(self) -> str:
+        step = self.unit.inputs.frame_step_s
+        return f"model {self.spec.name}, seed {self.seed}: the annotation delay {self.delay_frames * step:g} s"
+
+
+def candidate_jobs(unit: UnitJob) -> list[CandidateJob]:
+    """The candidates of ``unit`` not yet stored in its folder, as jobs (none for a unit with one candidate:
+    it gains nothing from a process of its own)."""
+    delays = list(unit.settings.delays_frames)
+    if len(delays) < 2:
+        return []
+    folder = RunFolder(unit.run_dir)
+    session_ids = [s.id for s in unit.inputs.scored]
+    return [CandidateJob(unit, delay) for delay in delays
+            if folder.read_candidate(unit.spec.name, unit.seed, delay, session_ids) is None]
 
 
 class _FolderCandidates:
@@ -100,7 +156,7 @@ def _process_figures(started: float, threads: int | None) -> dict[str, float | i
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return {"wall_s": round(time.perf_counter() - started, 3), "cpu_user_s": round(usage.ru_utime, 3),
             "cpu_system_s": round(usage.ru_stime, 3), "peak_rss_mb": round(peak_rss_mb(), 1),
-            "pid": os.getpid(), "threads": threads}
+            "pid": os.getpid(), "threads": threads, "node": os.environ.get(NODE_VARIABLE) or socket.gethostname()}
 
 
 def run_job(job: UnitJob, *, measure_process: bool = False, threads: int | None = None) -> str | None:
@@ -140,4 +196,23 @@ def run_job(job: UnitJob, *, measure_process: bool = False, threads: int | None 
     if measure_process:
         status = dataclasses.replace(status, process=_process_figures(started, threads))
     folder.write_unit_status(status)
+    return None
+
+
+def run_candidate_job(job: CandidateJob) -> str | None:
+    """Fit and store one candidate (in this process); None once it is stored, else why it was not."""
+    unit = job.unit
+    folder = RunFolder(unit.run_dir)
+    name, seed = unit.key
+    store = _FolderCandidates(folder, name, seed)
+    if store.load(job.delay_frames, [s.id for s in unit.inputs.scored]) is not None:
+        return None
+    try:
+        upstream = _upstream_predictions(folder, unit.spec, seed, unit.inputs.targets)
+        predictions, record = fit_candidate(unit.spec, seed, unit.inputs, job.delay_frames, upstream=upstream,
+                                            scratch_dir=store.scratch_dir(job.delay_frames))
+    except Exception as exc:  # the unit fits this candidate again and records the failure with its traceback
+        error = getattr(exc, "error", exc)
+        return f"{type(error).__name__}: {error}"
+    store.save(job.delay_frames, predictions, record)
     return None

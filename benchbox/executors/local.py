@@ -13,14 +13,16 @@ in a few long-lived worker processes, one CPU each, so that dozens of short jobs
 start; a worker that dies or runs past the time limit is replaced and its job reported failed (the units that
 need it then compute the features themselves).
 
-Scheduling (:class:`~benchbox.executors.graph.TaskGraph`): the run may use ``jobs`` cores (default: all).
-A unit holds the CPUs its model declares (``resources["num_cpus"]``, default 1, at most ``jobs``), a feature
-job one; jobs start in critical-path order once their dependencies are done and their cores are free, and a
-job never overtakes a more urgent one that waits for cores. A process's torch and BLAS threads equal the CPUs
-it holds (set in its environment before it starts, recorded in each unit's status as ``process.threads``),
-so parallel jobs do not oversubscribe the machine, and a model's thread count, hence its floating-point
-results, does not depend on what runs beside it. With GPUs, units that ask for one (the e2e models on a CUDA
-device) get one each (``CUDA_VISIBLE_DEVICES``), as many at a time as there are GPUs.
+Scheduling (:class:`~benchbox.executors.graph.TaskGraph`): the run may use ``jobs`` cores (default: all). A
+unit holds the CPUs its model declares (``resources["num_cpus"]``, default 1, at most ``jobs``), a feature job
+one; with more cores than units, the delay candidates of each unit are fitted in processes of their own
+(:class:`CandidateProcess`) before the unit's protocol step; jobs start in critical-path order once their
+dependencies are done and their cores are free, and a job never overtakes a more urgent one that waits for
+cores. A process's torch and BLAS threads equal the CPUs it holds (set in its environment before it starts,
+recorded in each unit's status as ``process.threads``), so parallel jobs do not oversubscribe the machine, and
+a model's thread count, hence its floating-point results, does not depend on what runs beside it. With GPUs,
+units that ask for one (the e2e models on a CUDA device) get one each (``CUDA_VISIBLE_DEVICES``), as many at a
+time as there are GPUs.
 
 :class:`UnitProcess` is the supervision of one unit; the Ray executor (:mod:`benchbox.executors.ray_executor`)
 runs the same supervision inside a Ray task, so both executors run, limit and report a unit the same way.
@@ -40,12 +42,12 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from benchbox import atomic
 from benchbox.executors.graph import TaskGraph
-from benchbox.executors.job import STAGE_FILE, UnitJob, run_job
-from benchbox.features import FeatureJob, FeatureOutcome, run_feature_job
+from benchbox.executors.job import STAGE_FILE, CandidateJob, UnitJob, candidate_jobs, run_candidate_job, run_job
+from benchbox.features import FeatureFailures, FeatureJob, FeatureOutcome, run_feature_job
 from benchbox.record import RunFolder, UnitStatus
 
-__all__ = ["LocalExecutor", "FeatureWorker", "UnitOutcome", "UnitProcess", "available_cores", "supervise_unit",
-           "visible_gpus"]
+__all__ = ["LocalExecutor", "CandidateProcess", "FeatureWorker", "UnitOutcome", "UnitProcess", "available_cores",
+           "supervise_unit", "visible_gpus"]
 
 log = logging.getLogger("benchbox")
 
@@ -122,8 +124,9 @@ def _die_with_parent() -> None:
         pass
 
 
-def _unit_process(job: UnitJob, threads: int, memory_limit_mb: int | None, gpu: str | None) -> None:
-    """The entry point of a unit's process: limits, then the unit; the exit code says whether it ran."""
+def _unit_process(job: UnitJob | CandidateJob, threads: int, memory_limit_mb: int | None, gpu: str | None) -> None:
+    """The entry point of a unit's (or a candidate's) process: limits, then the job; for a candidate the exit
+    code says whether it was stored."""
     import resource
 
     _die_with_parent()
@@ -139,6 +142,12 @@ def _unit_process(job: UnitJob, threads: int, memory_limit_mb: int | None, gpu: 
         torch = None
     if torch is not None:
         torch.set_num_threads(threads)
+    if isinstance(job, CandidateJob):
+        error = run_candidate_job(job)
+        if error is not None:
+            print(f"benchbox: {job.description}: {error}", file=sys.stderr)
+            sys.exit(1)
+        return
     run_job(job, measure_process=True, threads=threads)
 
 
@@ -162,7 +171,7 @@ class UnitProcess:
         self.timed_out = False
 
     def start(self) -> UnitProcess:
-        _clear(self.job)
+        self._prepare()
         context = multiprocessing.get_context("spawn")
         self.process = context.Process(target=_unit_process,
                                        args=(self.job, self.threads, self.memory_limit_mb, self.gpu),
@@ -171,6 +180,9 @@ class UnitProcess:
             self.process.start()
         self.started = time.monotonic()
         return self
+
+    def _prepare(self) -> None:
+        _clear(self.job)
 
     def ended(self) -> bool:
         """Whether the process has ended (it is killed here once past the time limit)."""
@@ -231,6 +243,25 @@ class UnitProcess:
         return UnitOutcome(name, seed, message, attempts)
 
 
+class CandidateProcess(UnitProcess):
+    """One delay candidate of a unit (:class:`~benchbox.executors.job.CandidateJob`) in a process of its own,
+    with a unit's limits. It writes no status: :meth:`error` says why the candidate was not stored, and the
+    unit then fits it itself."""
+
+    def _prepare(self) -> None:
+        pass
+
+    def error(self) -> str | None:
+        code = self.process.exitcode if self.process is not None else None
+        if self.timed_out:
+            return f"timed out after {self.unit_timeout_s:g} s (--unit-timeout)"
+        if code == 0:
+            return None
+        if code is not None and code < 0:
+            return f"its process was killed by signal {signal.Signals(-code).name}"
+        return f"its process ended with code {code}"
+
+
 def _clear(job: UnitJob) -> None:
     """Remove the status and stage marker an earlier attempt left, so the outcome is this attempt's."""
     folder = RunFolder(job.run_dir)
@@ -259,12 +290,13 @@ def supervise_unit(job: UnitJob, *, threads: int, memory_limit_mb: int | None = 
 
 
 class LocalExecutor:
-    """Run feature and unit jobs in child processes on this machine.
+    """Run feature, candidate and unit jobs in child processes on this machine.
 
     Args:
         jobs: CPU cores the run may use at a time (default: every core this process may use). A unit holds
             the CPUs its model declares (``resources["num_cpus"]``, default 1, at most ``jobs``) and runs that
-            many torch and BLAS threads; a feature job holds one.
+            many torch and BLAS threads; a feature job holds one. With more cores than units, the delay
+            candidates of a unit are fitted as jobs of their own, in parallel, before the unit's protocol step.
         unit_timeout_s: wall-clock limit of one unit, and of one feature job (None: no limit).
         memory_limit_mb: address-space limit of one unit's process (None: no limit).
         retries: times a unit killed by a signal is started again (default 0).
@@ -285,7 +317,7 @@ class LocalExecutor:
     def capacity(self) -> int:
         return max(1, self.jobs or available_cores())
 
-    def cpus(self, job: UnitJob | FeatureJob) -> int:
+    def cpus(self, job: UnitJob | CandidateJob | FeatureJob) -> int:
         """The CPUs ``job`` holds here: a feature job one, a unit what its model declares, within the run's."""
         if isinstance(job, FeatureJob):
             return 1
@@ -296,7 +328,8 @@ class LocalExecutor:
             on_finish: Callable[[UnitOutcome | FeatureOutcome], None] | None = None) -> list[UnitOutcome]:
         """Run ``features`` and ``jobs`` (a unit after its ``needs`` and the units it requires), most urgent
         first (:class:`~benchbox.executors.graph.TaskGraph`); one outcome per unit job, in order."""
-        graph = TaskGraph(jobs, features, needs, cpus=self.cpus)
+        candidates = [c for job in jobs for c in candidate_jobs(job)] if self.capacity > len(jobs) else []
+        graph = TaskGraph(jobs, features, needs, cpus=self.cpus, candidates=candidates)
         gpus = visible_gpus() if any(job.needs_gpu for job in jobs) else []
         free_gpus = list(gpus)
         used = 0
@@ -304,6 +337,7 @@ class LocalExecutor:
         extracting: dict[tuple, FeatureWorker] = {}
         idle: list[FeatureWorker] = []
         outcomes: dict[tuple[str, int], UnitOutcome] = {}
+        failures = FeatureFailures()
 
         def report(key: tuple, outcome) -> None:
             graph.finish(key)
@@ -337,20 +371,29 @@ class LocalExecutor:
                     used -= 1
                     if worker.alive:
                         idle.append(worker)
-                    if outcome.error is not None:
-                        log.warning("%s failed (%s); the units that need it compute it themselves",
-                                    graph.jobs[key].description, outcome.error)
+                    failures.report(graph.jobs[key], outcome)
                     report(key, outcome)
+                if idle and not graph.pending_of("features"):
+                    for worker in idle:  # no feature job is left: give their memory back to the units
+                        worker.close()
+                    idle.clear()
                 for key, (unit, attempt) in list(units.items()):
                     if not unit.ended():
                         continue
-                    if unit.restart_due(attempt, self.retries):
+                    if not isinstance(unit, CandidateProcess) and unit.restart_due(attempt, self.retries):
                         units[key] = (self._start(unit.job, unit.threads, unit.gpu), attempt + 1)
                         continue
                     del units[key]
                     used -= unit.threads
                     if unit.gpu is not None:
                         free_gpus.append(unit.gpu)
+                    if isinstance(unit, CandidateProcess):
+                        error = unit.error()
+                        if error is not None:
+                            log.warning("%s was not stored (%s); the unit fits it itself", unit.job.description,
+                                        error)
+                        graph.finish(key)
+                        continue
                     outcome = unit.outcome(attempt)
                     outcomes[unit.job.key] = outcome
                     report(key, outcome)
@@ -364,9 +407,10 @@ class LocalExecutor:
                 worker.close()
         return [outcomes[job.key] for job in jobs]
 
-    def _start(self, job: UnitJob, threads: int, gpu: str | None) -> UnitProcess:
-        return UnitProcess(job, threads=threads, memory_limit_mb=self.memory_limit_mb,
-                           unit_timeout_s=self.unit_timeout_s, gpu=gpu).start()
+    def _start(self, job: UnitJob | CandidateJob, threads: int, gpu: str | None) -> UnitProcess:
+        kind = CandidateProcess if isinstance(job, CandidateJob) else UnitProcess
+        return kind(job, threads=threads, memory_limit_mb=self.memory_limit_mb, unit_timeout_s=self.unit_timeout_s,
+                    gpu=gpu).start()
 
 
 def _feature_worker(connection) -> None:

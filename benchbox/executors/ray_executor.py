@@ -7,7 +7,9 @@ belongs to). Ray is an optional extra (``pip install "benchbox[ray]"``); it is i
 Each unit is one Ray task that needs what the model declares (``resources``: ``num_cpus``, ``num_gpus``,
 ``memory_gb``; a torch model on a CUDA device asks for a GPU), so Ray runs as many at a time as the cluster has
 room for (a unit asking for more CPUs than the largest node has gets that node's CPUs). Each feature job
-(:mod:`benchbox.features`: one session's audio or video features, filling the shared cache) is a one-CPU task.
+(:mod:`benchbox.features`: one session's audio or video features, filling the shared cache) is a one-CPU task;
+when the cluster has more CPUs than the run has units, each delay candidate of a unit is a task of its own
+(in a process of its own, like a unit), and the unit's task runs the protocol step once they are stored.
 The driver submits a job once what it waits for is done, in the critical-path order of
 :class:`~benchbox.executors.graph.TaskGraph`, the order of the local executor. A unit's task runs the same
 supervision as the local executor (:func:`benchbox.executors.local.supervise_unit`): the unit in a process of
@@ -37,9 +39,9 @@ from pathlib import Path
 
 from benchbox.errors import BenchboxError
 from benchbox.executors.graph import TaskGraph
-from benchbox.executors.job import UnitJob
-from benchbox.executors.local import UnitOutcome, supervise_unit
-from benchbox.features import FeatureJob, FeatureOutcome, run_feature_job
+from benchbox.executors.job import NODE_VARIABLE, CandidateJob, UnitJob, candidate_jobs
+from benchbox.executors.local import CandidateProcess, UnitOutcome, supervise_unit
+from benchbox.features import FeatureFailures, FeatureJob, FeatureOutcome, run_feature_job
 
 __all__ = ["RayExecutor", "storage_problems"]
 
@@ -73,9 +75,26 @@ def storage_problems(paths: Sequence[str | os.PathLike], writable: str | os.Path
 def _task_supervise(job: UnitJob, threads: int, memory_limit_mb: int | None, unit_timeout_s: float | None,
                     retries: int) -> UnitOutcome:
     """The body of a unit's Ray task. The unit's process inherits the GPU Ray gave the task
-    (``CUDA_VISIBLE_DEVICES``)."""
+    (``CUDA_VISIBLE_DEVICES``) and the name of the node, which its status records."""
+    import ray
+
+    os.environ[NODE_VARIABLE] = f"{socket.gethostname()}/{ray.get_runtime_context().get_node_id()[:12]}"
     return supervise_unit(job, threads=threads, memory_limit_mb=memory_limit_mb, unit_timeout_s=unit_timeout_s,
                           retries=retries)
+
+
+def _task_candidate(job: CandidateJob, threads: int, memory_limit_mb: int | None,
+                    unit_timeout_s: float | None) -> str | None:
+    """The body of a delay candidate's Ray task: the candidate in a process of its own; why it was not stored."""
+    process = CandidateProcess(job, threads=threads, memory_limit_mb=memory_limit_mb,
+                               unit_timeout_s=unit_timeout_s).start()
+    try:
+        while not process.ended():
+            time.sleep(0.1)
+    except BaseException:
+        process.kill()
+        raise
+    return process.error()
 
 
 class RayExecutor:
@@ -150,10 +169,11 @@ class RayExecutor:
             if started_here:
                 ray.shutdown()
 
-    def _largest_node_cpus(self, ray) -> int:
-        return max([int(n.get("Resources", {}).get("CPU", 1)) for n in ray.nodes() if n.get("Alive")] or [1])
+    @staticmethod
+    def _node_cpus(ray) -> list[int]:
+        return [int(n.get("Resources", {}).get("CPU", 1)) for n in ray.nodes() if n.get("Alive")] or [1]
 
-    def _submit(self, ray, tasks, job: UnitJob | FeatureJob, node_cpus: int):
+    def _submit(self, ray, tasks, job: UnitJob | CandidateJob | FeatureJob, node_cpus: int):
         if isinstance(job, FeatureJob):
             return tasks["features"].options(num_cpus=1, max_retries=self.retries,
                                              name=f"benchbox-features-{job.session.id}-{job.modality}").remote(job)
@@ -161,16 +181,25 @@ class RayExecutor:
         cpus = max(1, min(int(needs.get("num_cpus", 1)), node_cpus))  # no node has more: it would never start
         on_cuda = job.inputs.device.startswith("cuda")
         options = {"num_cpus": cpus, "num_gpus": needs.get("num_gpus", 0) if on_cuda else 0,
-                   "max_retries": self.retries, "name": f"benchbox-unit-{job.spec.name}-{job.seed}"}
+                   "max_retries": self.retries}
         if needs.get("memory_gb"):
             options["memory"] = int(needs["memory_gb"] * 1024**3)
-        return tasks["unit"].options(**options).remote(job, cpus, self.memory_limit_mb, self.unit_timeout_s,
-                                                       self.retries)
+        if isinstance(job, CandidateJob):
+            return tasks["candidate"].options(**options, name=f"benchbox-candidate-{job.spec.name}-{job.seed}-"
+                                              f"{job.delay_frames}").remote(job, cpus, self.memory_limit_mb,
+                                                                            self.unit_timeout_s)
+        return tasks["unit"].options(**options, name=f"benchbox-unit-{job.spec.name}-{job.seed}").remote(
+            job, cpus, self.memory_limit_mb, self.unit_timeout_s, self.retries)
 
     def _schedule(self, ray, jobs: Sequence[UnitJob], features, needs, on_finish) -> list[UnitOutcome]:
-        tasks = {"unit": ray.remote(_task_supervise), "features": ray.remote(run_feature_job)}
-        graph = TaskGraph(jobs, features, needs)
-        node_cpus = self._largest_node_cpus(ray)
+        tasks = {"unit": ray.remote(_task_supervise), "features": ray.remote(run_feature_job),
+                 "candidate": ray.remote(_task_candidate)}
+        cpus = self._node_cpus(ray)
+        # more CPUs in the cluster than units: each unit's delay candidates become tasks of their own
+        candidates = [c for job in jobs for c in candidate_jobs(job)] if sum(cpus) > len(jobs) else []
+        graph = TaskGraph(jobs, features, needs, candidates=candidates)
+        self.failures = FeatureFailures()
+        node_cpus = max(cpus)
         running: dict = {}  # ObjectRef -> graph key
         outcomes: dict[tuple[str, int], UnitOutcome] = {}
         try:
@@ -184,6 +213,10 @@ class RayExecutor:
                 for ref in ready:
                     key = running.pop(ref)
                     job = graph.jobs[key]
+                    if isinstance(job, CandidateJob):
+                        self._candidate_outcome(ray, ref, job)
+                        graph.finish(key)
+                        continue
                     if isinstance(job, FeatureJob):
                         outcome = self._feature_outcome(ray, ref, job)
                     else:
@@ -197,14 +230,21 @@ class RayExecutor:
             raise
         return [outcomes[job.key] for job in jobs]
 
+    @staticmethod
+    def _candidate_outcome(ray, ref, job: CandidateJob) -> None:
+        try:
+            error = ray.get(ref)
+        except (ray.exceptions.RayError, OSError) as exc:
+            error = f"its Ray task was lost: {str(exc).splitlines()[0][:300]}"
+        if error is not None:
+            log.warning("%s was not stored (%s); the unit fits it itself", job.description, error)
+
     def _feature_outcome(self, ray, ref, job: FeatureJob) -> FeatureOutcome:
         try:
             outcome = ray.get(ref)
         except (ray.exceptions.RayError, OSError) as exc:
             outcome = FeatureOutcome(job.key, f"its Ray task was lost: {str(exc).splitlines()[0][:300]}")
-        if outcome.error is not None:
-            log.warning("%s failed (%s); the units that need it compute it themselves", job.description,
-                        outcome.error)
+        self.failures.report(job, outcome)
         return outcome
 
     def _outcome(self, ray, ref, job: UnitJob) -> UnitOutcome:

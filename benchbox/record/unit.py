@@ -100,8 +100,9 @@ class UnitStatus:
     profile: dict[str, Any] = dataclasses.field(default_factory=dict)
     warnings: list[str] = dataclasses.field(default_factory=list)
     protocol: ProtocolRecord | None = None
-    #: Figures of the process the unit ran in, alone: wall_s, cpu_user_s, cpu_system_s, peak_rss_mb, pid;
-    #: where it ended abnormally, exit_code or signal.
+    #: Figures of the process the unit ran in, alone: wall_s, cpu_user_s, cpu_system_s, peak_rss_mb, pid,
+    #: threads (its torch and BLAS threads), node (host, and Ray node id under Ray); where it ended
+    #: abnormally, exit_code or signal.
     process: dict[str, Any] = dataclasses.field(default_factory=dict)
     #: The harness's timings (format 3): fit_s and fit_cpu_s per delay candidate, predict_s and
     #: predict_cpu_s per predict call (every candidate x ``--timing-repeats``), fit_control_s and
