@@ -16,6 +16,7 @@ import resource
 import socket
 import time
 import traceback
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -109,16 +110,22 @@ class CandidateJob:
         return f"model {self.spec.name}, seed {self.seed}: the annotation delay {self.delay_frames * step:g} s"
 
 
-def candidate_jobs(unit: UnitJob) -> list[CandidateJob]:
-    """The candidates of ``unit`` not yet stored in its folder, as jobs (none for a unit with one candidate:
-    it gains nothing from a process of its own)."""
-    delays = list(unit.settings.delays_frames)
-    if len(delays) < 2:
+def candidate_jobs(units: Sequence[UnitJob], *, cores: int) -> list[CandidateJob]:
+    """The delay candidates of ``units`` not yet stored in their folders, as jobs of their own, when ``cores``
+    (the run's, or the cluster's CPUs) outnumber the units; otherwise none (a process per candidate would cost
+    more than it gains). A unit with one candidate gets none either."""
+    if cores <= len(units):
         return []
-    folder = RunFolder(unit.run_dir)
-    session_ids = [s.id for s in unit.inputs.scored]
-    return [CandidateJob(unit, delay) for delay in delays
-            if folder.read_candidate(unit.spec.name, unit.seed, delay, session_ids) is None]
+    jobs = []
+    for unit in units:
+        delays = list(unit.settings.delays_frames)
+        if len(delays) < 2:
+            continue
+        folder = RunFolder(unit.run_dir)
+        session_ids = [s.id for s in unit.inputs.scored]
+        jobs += [CandidateJob(unit, delay) for delay in delays
+                 if folder.read_candidate(unit.spec.name, unit.seed, delay, session_ids) is None]
+    return jobs
 
 
 class _FolderCandidates:

@@ -195,6 +195,16 @@ class UnitProcess:
         self.process.join()
         return True
 
+    def wait(self, poll_s: float = 0.1) -> UnitProcess:
+        """Block until the process has ended (killed if this wait is interrupted)."""
+        try:
+            while not self.ended():
+                time.sleep(poll_s)
+        except BaseException:
+            self.kill()
+            raise
+        return self
+
     def kill(self) -> None:
         if self.process is not None and self.process.is_alive():
             self.process.kill()
@@ -278,13 +288,7 @@ def supervise_unit(job: UnitJob, *, threads: int, memory_limit_mb: int | None = 
     while True:
         attempt += 1
         unit = UnitProcess(job, threads=threads, memory_limit_mb=memory_limit_mb, unit_timeout_s=unit_timeout_s,
-                           gpu=gpu).start()
-        try:
-            while not unit.ended():
-                time.sleep(poll_s)
-        except BaseException:
-            unit.kill()
-            raise
+                           gpu=gpu).start().wait(poll_s)
         if not unit.restart_due(attempt, retries):
             return unit.outcome(attempt)
 
@@ -328,7 +332,7 @@ class LocalExecutor:
             on_finish: Callable[[UnitOutcome | FeatureOutcome], None] | None = None) -> list[UnitOutcome]:
         """Run ``features`` and ``jobs`` (a unit after its ``needs`` and the units it requires), most urgent
         first (:class:`~benchbox.executors.graph.TaskGraph`); one outcome per unit job, in order."""
-        candidates = [c for job in jobs for c in candidate_jobs(job)] if self.capacity > len(jobs) else []
+        candidates = candidate_jobs(jobs, cores=self.capacity)
         graph = TaskGraph(jobs, features, needs, cpus=self.cpus, candidates=candidates)
         gpus = visible_gpus() if any(job.needs_gpu for job in jobs) else []
         free_gpus = list(gpus)

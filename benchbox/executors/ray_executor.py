@@ -86,15 +86,8 @@ def _task_supervise(job: UnitJob, threads: int, memory_limit_mb: int | None, uni
 def _task_candidate(job: CandidateJob, threads: int, memory_limit_mb: int | None,
                     unit_timeout_s: float | None) -> str | None:
     """The body of a delay candidate's Ray task: the candidate in a process of its own; why it was not stored."""
-    process = CandidateProcess(job, threads=threads, memory_limit_mb=memory_limit_mb,
-                               unit_timeout_s=unit_timeout_s).start()
-    try:
-        while not process.ended():
-            time.sleep(0.1)
-    except BaseException:
-        process.kill()
-        raise
-    return process.error()
+    return CandidateProcess(job, threads=threads, memory_limit_mb=memory_limit_mb,
+                            unit_timeout_s=unit_timeout_s).start().wait().error()
 
 
 class RayExecutor:
@@ -195,8 +188,7 @@ class RayExecutor:
         tasks = {"unit": ray.remote(_task_supervise), "features": ray.remote(run_feature_job),
                  "candidate": ray.remote(_task_candidate)}
         cpus = self._node_cpus(ray)
-        # more CPUs in the cluster than units: each unit's delay candidates become tasks of their own
-        candidates = [c for job in jobs for c in candidate_jobs(job)] if sum(cpus) > len(jobs) else []
+        candidates = candidate_jobs(jobs, cores=sum(cpus))
         graph = TaskGraph(jobs, features, needs, candidates=candidates)
         self.failures = FeatureFailures()
         node_cpus = max(cpus)
