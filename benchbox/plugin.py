@@ -22,6 +22,10 @@ instances have:
 - optionally ``validate_options()``: checks the options the constructor stored (the constructor itself
   only stores them) and raises :class:`benchbox.errors.BenchboxError` with a message naming the option; the
   harness calls it whenever it creates the model, so a bad option stops a run before it starts;
+- optionally ``prepare(device)``: fetches or checks, once per run and before any unit starts, what the model
+  needs on that device and cannot get from the corpus (pretrained weights: the e2e visual models fetch
+  torchvision's ImageNet ResNet-50 here when a preset asks for it); an exception stops the run before it
+  starts, with the model named;
 - optionally ``environment_options``: ``{option: environment variable}``. Where the suite gives the model
   no such option, the harness takes it from the variable (if set) and adds it to the run's model options,
   so that a setting made in the environment is part of the run's identity (its folder, ``run.json``) like

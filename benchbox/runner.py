@@ -315,9 +315,17 @@ def run_suite(config: RunConfig) -> RunSummary:
     folder = RunFolder(config.out_dir)
     if folder.root.exists() and not folder.root.is_dir():
         raise BenchboxError(f"--out {folder.root} is a file; give a folder for the run.")
+    _prepare_models(config)
     folder.root.mkdir(parents=True, exist_ok=True)
     with _locked(folder):
         return _run_locked(config, folder, partitions, fingerprint)
+
+
+def _prepare_models(config: RunConfig) -> None:
+    """Each model's optional ``prepare(device)`` (:meth:`ModelSpec.prepare`), once, before any unit starts:
+    a model that cannot run stops the run here, not in a unit."""
+    for spec in config.models:
+        spec.prepare(config.device)
 
 
 def _run_locked(config: RunConfig, folder: RunFolder, partitions, fingerprint: str) -> RunSummary:

@@ -76,6 +76,20 @@ class ModelSpec:
         factory = self.factory if self.factory is not None else load_entry_point(MODEL_GROUP, self.name)
         return build_model(factory, self.name, self.options)
 
+    def prepare(self, device: str, model=None) -> None:
+        """Call the plugin's optional ``prepare(device)`` (fetch or check what it needs on ``device``, e.g.
+        pretrained weights) on ``model`` or a fresh one; BenchboxError naming the model if it fails."""
+        prepare = getattr(self.create() if model is None else model, "prepare", None)
+        if not callable(prepare):
+            return
+        try:
+            prepare(device)
+        except BenchboxError:
+            raise
+        except Exception as exc:  # a plugin's own failure: its message, with the model named
+            raise BenchboxError(f"Model {self.name!r}: preparing it for {device} raised {type(exc).__name__}: "
+                                f"{exc}") from exc
+
     def options_sha256(self) -> str:
         """Hash of the options and of the content of files they name (see
         :func:`benchbox.record.options_sha256`)."""

@@ -69,6 +69,7 @@ def check_model(factory, *, name: str | None = None, corpus_root: str | Path | N
     options = dict(model_options or {})
     spec = spec_for_factory(factory, name, options.get(name))
     model = spec.create()  # options and plugin protocol checked before any data is touched
+    spec.prepare(device, model)  # what it fetches before a run (pretrained weights), as the harness does
     # what the model declares, read from the instance (a factory such as ``lambda: model`` declares nothing)
     spec = dataclasses.replace(spec, info=factory_info(name, model, package=spec.info.package,
                                                        target=spec.info.target))

@@ -81,7 +81,8 @@ def benchmark_training(model_name: str = "e2e-av", preset: str = "paper", *, dev
         raise BenchboxError(f"The 'model' parameter of benchmark_training must be one of {sorted(_MODALITIES)}. "
                             f"Got {model_name!r} instead.")
     modalities = _MODALITIES[model_name]
-    config = resolve_config(preset, overrides)
+    # training speed does not depend on the starting weights: random ones, nothing fetched
+    config = resolve_config(preset, {"visual_pretrained_weights": None, **(overrides or {})})
     runtime = runtime_settings(config, device)
     torch.manual_seed(seed)
     model = EmotionModel(modalities, num_targets, **config.model_kwargs()).to(device)

@@ -11,9 +11,10 @@ The CNNs see one frame at a time (no context across frames); context comes from 
 makes :meth:`EmotionModel.encode` a per-frame function, so features of a whole session can be computed
 in chunks and the LSTM run over them afterwards (:func:`predict_frames`).
 
-What each source says, and which choice benchbox makes, is in ``/work/shared/PAPER.md``; the known
-defects of end2you's ``Emo16`` are avoided here: dropout is an ``nn.Dropout`` (off in ``eval()``), the
-second pooling is across channels, and the CCC loss (:mod:`e2e.loss`) uses population moments only.
+What each source says, and which choice benchbox makes, is in ``../shared/PAPER.md`` (beside the
+repository); the known defects of end2you's ``Emo16`` are avoided here: dropout is an ``nn.Dropout`` (off
+in ``eval()``), the second pooling is across channels, and the CCC loss (:mod:`e2e.loss`) uses population
+moments only.
 """
 
 from __future__ import annotations
@@ -146,9 +147,10 @@ class VisualBranch(nn.Module):
     ImageNet normalisation happens inside, so callers hand over plain [0, 1] crops (96 x 96 in the paper).
 
     Args:
-        pretrained_weights: A local torchvision ``resnet50`` state dict (e.g. ImageNet weights saved with
-            ``torch.save(model.state_dict(), path)``); the ``fc.*`` entries, if present, are ignored.
-            ``None`` keeps the random initialisation. Nothing is ever downloaded.
+        pretrained_weights: Where the trunk starts (see :mod:`e2e.weights`): ``None`` or ``"none"``, random
+            initialisation; ``"imagenet"``, torchvision's ``ResNet50_Weights.IMAGENET1K_V1`` (read from
+            torch's cache, downloaded there once through torchvision's weights API if absent); else a local
+            torchvision ``resnet50`` state dict (``fc.*`` entries, if present, are ignored).
     """
 
     def __init__(self, pretrained_weights: str | Path | None = None) -> None:
@@ -162,8 +164,11 @@ class VisualBranch(nn.Module):
         self.out_features = VISUAL_FEATURES
         #: Feed the trunk channels-last crops (set with the network in that format, on CUDA).
         self.channels_last = False
-        if pretrained_weights is not None:
-            self.load_resnet_weights(pretrained_weights)
+        from e2e.weights import visual_weights_file
+
+        path = visual_weights_file(pretrained_weights, "VisualBranch")
+        if path is not None:
+            self.load_resnet_weights(path)
 
     def load_resnet_weights(self, path: str | Path) -> None:
         """Load a local torchvision ResNet-50 state dict into the trunk (``fc.*`` ignored)."""

@@ -132,16 +132,32 @@ class _E2EModel:
     # -- configuration -------------------------------------------------------------------------------
     def validate_options(self) -> None:
         """Check the options (called by the harness when it creates the model, before the run starts):
-        known configuration fields, a known preset, an existing ResNet-50 weights file."""
+        known configuration fields, a known preset, an existing local ResNet-50 weights file."""
         from e2e.config import check_config_fields, check_preset
+
+        from e2e.weights import IMAGENET, is_random_init, visual_weights_file
 
         owner = f"Model {self.name!r}"
         overrides = dict(self.overrides or {})
         check_config_fields(overrides, owner)
         if self.preset is not None:
             check_preset(self.preset, owner)
-        if overrides.get("visual_pretrained_weights") is not None and "video" in self.modalities:
-            _existing_weights_file(overrides["visual_pretrained_weights"], owner)
+        weights = overrides.get("visual_pretrained_weights")
+        if "video" in self.modalities and not is_random_init(weights) and str(weights).strip().lower() != IMAGENET:
+            visual_weights_file(weights, owner)  # a local file must exist; ImageNet is fetched in prepare()
+
+    def prepare(self, device: str) -> None:
+        """Fetch what this model needs on ``device`` before the run starts (the harness calls this once per
+        run): the ImageNet ResNet-50 through torchvision's weights API where the configuration starts the
+        visual branch from it (the ``paper`` preset does). Offline and not cached: a BenchboxError naming
+        the file torchvision looks for."""
+        from e2e.config import default_preset, resolve_config
+        from e2e.weights import visual_weights_file
+
+        if "video" not in self.modalities:
+            return
+        config = resolve_config(self.preset or default_preset(device, self.modalities), self.overrides)
+        visual_weights_file(config.visual_pretrained_weights, f"Model {self.name!r}")
 
     def _resolve(self, ctx: ModelContext):
         """``(preset, config, where the preset came from)`` for this context: the ``preset`` option (which
@@ -371,6 +387,7 @@ class _E2EModel:
         cost (time, frames/s, real-time factor, peak memory), initialisation."""
         from e2e.config import default_preset, resolve_config
         from e2e.model import flops_per_media_second, parameter_count
+        from e2e.weights import describe_weights
 
         preset = self.preset_ or self.preset or "paper"
         config = self.config_ or resolve_config(preset, self.overrides)
@@ -390,8 +407,7 @@ class _E2EModel:
             "audio_variant": config.audio_variant if "audio" in self.modalities else None,
             "crop_size_px": config.crop_size if video else None,
             "visual_frames_per_s": round(25.0 / config.visual_stride, 3) if video else None,
-            "visual_pretrained_weights": (config.visual_pretrained_weights or "none (random initialisation)")
-            if video else None,
+            "visual_pretrained_weights": describe_weights(config.visual_pretrained_weights) if video else None,
             "visual_pretrained_weights_sha256": _weights_digest(config.visual_pretrained_weights) if video else None,
             "parameters": parameter_count(self.modalities, num_targets, **shape),
             "flops_per_media_second": self._flops[key],
@@ -434,25 +450,27 @@ def _session_key(session: LabelledSession) -> tuple[str, int, str]:
 
 
 def _initial_weight_files(config, modalities: frozenset[str]) -> list[Path]:
-    """The local weight files a configuration starts ``modalities`` from (the ResNet-50 state dict)."""
-    if "video" not in modalities or not config.visual_pretrained_weights:
+    """The weight files a configuration starts ``modalities`` from (the ResNet-50 state dict: a local file,
+    or torchvision's cached ImageNet file, fetched if absent)."""
+    from e2e.weights import visual_weights_file
+
+    if "video" not in modalities:
         return []
-    return [_existing_weights_file(config.visual_pretrained_weights, "e2e")]
+    path = visual_weights_file(config.visual_pretrained_weights, "e2e")
+    return [] if path is None else [path]
 
 
-def _existing_weights_file(path: str, owner: str) -> Path:
-    """``path`` as a Path; BenchboxError naming ``owner`` and the option if it is not a file."""
-    if not Path(path).is_file():
-        raise BenchboxError(f"{owner}: the ResNet-50 weights file {path} (option 'visual_pretrained_weights') does "
-                            f"not exist. Give a local torchvision resnet50 state dict (nothing is ever downloaded).")
-    return Path(path)
-
-
-def _weights_digest(path: str | None) -> str | None:
-    """SHA-256 of the ResNet-50 weights file a configuration starts from (``None``: random initialisation)."""
+def _weights_digest(spec: str | None) -> str | None:
+    """SHA-256 of the ResNet-50 weights file a configuration starts from (``None``: random initialisation,
+    or ImageNet weights not fetched yet)."""
     from benchbox.cache import file_sha256
+    from e2e.weights import visual_weights_file
 
-    return file_sha256(path) if path and Path(path).is_file() else None
+    try:
+        path = visual_weights_file(spec, "e2e", download=False)
+    except BenchboxError:
+        return None
+    return None if path is None else file_sha256(path)
 
 
 def _media_paths(session: Session, modalities: frozenset[str]) -> list[Path]:

@@ -90,7 +90,7 @@ def test_visual_branch_loads_a_local_state_dict_and_names_bad_files(tmp_path):
     loaded = VisualBranch(path)
     for (name, a), (_, b) in zip(source.resnet.state_dict().items(), loaded.resnet.state_dict().items(), strict=True):
         assert torch.equal(a, b), name
-    with pytest.raises(BenchboxError, match="missing.txt does not exist"):
+    with pytest.raises(BenchboxError, match=r"missing.txt \(option 'visual_pretrained_weights'\) does not exist"):
         VisualBranch(tmp_path / "missing.txt")
     torch.save({"conv1.weight": state["conv1.weight"]}, tmp_path / "partial.pt")
     with pytest.raises(BenchboxError, match="partial.pt is not a torchvision resnet50 state dict: missing bn1"):
