@@ -110,7 +110,8 @@ def benchmark_training(model_name: str = "e2e-av", preset: str = "paper", *, dev
     frames_per_s = steps * batch * frames / seconds
     flops_per_frame = flops_per_media_second(modalities, num_targets, audio_variant=config.audio_variant,
                                              lstm_hidden=config.lstm_hidden, lstm_layers=config.lstm_layers,
-                                             crop_size=config.crop_size, visual_stride=config.visual_stride) / 25.0
+                                             crop_size=config.crop_size, visual_stride=config.visual_stride,
+                                             visual_network=config.visual_network) / 25.0
     achieved = 3.0 * flops_per_frame * frames_per_s / 1e12
     name = torch.cuda.get_device_name(device) if runtime.device_type == "cuda" else "cpu"
     peak = peak_tflops if peak_tflops is not None else (_peak_tflops(name) if runtime.device_type == "cuda" else None)

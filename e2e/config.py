@@ -39,6 +39,11 @@ class E2EConfig:
         visual_pretrained_weights: Where the visual branch's ResNet-50 starts (:mod:`e2e.weights`):
             ``"imagenet"`` (torchvision's ``ResNet50_Weights.IMAGENET1K_V1``, the paper's start),
             a local torchvision ``resnet50`` state dict, or ``None`` / ``"none"`` (random).
+        visual_network: Trunk of the visual branch: ``"resnet50"`` (paper) or ``"compact"`` (a small residual
+            network, :func:`e2e.model.compact_resnet`; random start only).
+        crop_normalisation: ``"none"`` (the crops as tracked; the paper) or ``"session"``: each crop minus its
+            session's mean crop, divided by the session's pixel SD (see :func:`e2e.data.session_normalised`),
+            which takes out who the person is and leaves how the face moves.
         crop_size: Face crop side in pixels (paper: 96); other sizes are resized from the 96 px crops.
         visual_stride: The ResNet encodes every ``visual_stride``-th frame and holds its features for the
             frames in between (paper: 1, every frame; 10 = 2.5 visual frames per second).
@@ -73,6 +78,8 @@ class E2EConfig:
     lstm_hidden: int = 256
     lstm_layers: int = 2
     visual_pretrained_weights: str | None = None
+    visual_network: str = "resnet50"
+    crop_normalisation: str = "none"
     crop_size: int = 96
     visual_stride: int = 1
     video_augment: bool = True
@@ -114,7 +121,8 @@ class E2EConfig:
         """Keyword arguments of :class:`e2e.model.EmotionModel`."""
         return {"audio_variant": self.audio_variant, "input_dropout": self.input_dropout,
                 "lstm_hidden": self.lstm_hidden, "lstm_layers": self.lstm_layers,
-                "visual_pretrained_weights": self.visual_pretrained_weights, "visual_stride": self.visual_stride}
+                "visual_pretrained_weights": self.visual_pretrained_weights, "visual_stride": self.visual_stride,
+                "visual_network": self.visual_network}
 
 
 PRESETS: dict[str, E2EConfig] = {
@@ -269,6 +277,7 @@ def resolve_config(preset: str, overrides: Mapping[str, Any] | None = None) -> E
 
 def _validate(config: E2EConfig) -> None:
     choices = {"audio_variant": sorted(AUDIO_VARIANTS), "loss_pool": ["batch", "sequence"],
+               "visual_network": ["resnet50", "compact"], "crop_normalisation": ["none", "session"],
                "inference_context": ["overlap", "carry"], "precision": list(PRECISIONS)}
     for name, allowed in choices.items():
         value = getattr(config, name)

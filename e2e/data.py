@@ -34,6 +34,7 @@ __all__ = [
     "audio_chunks",
     "cached_audio_chunks",
     "label_frame_crops",
+    "session_normalised",
     "epoch_windows",
     "window_batch",
 ]
@@ -46,6 +47,12 @@ _VERSION = "1"
 FACE_CROP_SIZE = 96
 _CROPS_EXTRACTOR = "e2e-label-frame-crops"
 _CROPS_VERSION = "1"
+#: Choices of ``normalisation`` in :func:`label_frame_crops`.
+CROP_NORMALISATIONS = ("none", "session")
+#: Grey levels per session SD in :func:`session_normalised`.
+SESSION_NORMALISED_SCALE = 32.0
+_NORMALISED_EXTRACTOR = "e2e-session-normalised-crops"
+_NORMALISED_VERSION = "1"
 
 
 def audio_chunks(samples: np.ndarray, num_frames: int, *, chunk_samples: int = CHUNK_SAMPLES) -> np.ndarray:
@@ -107,12 +114,50 @@ class FrameIndexed:
         return out if dtype is None else out.astype(dtype)
 
 
-def label_frame_crops(session: Session, cache: Cache, *, size: int = FACE_CROP_SIZE) -> np.ndarray | FrameIndexed:
+def session_normalised(crops, *, scale: float = SESSION_NORMALISED_SCALE) -> np.ndarray:
+    """Crops of one session with who the person is taken out: ``128 + scale * (crop - mean crop) / SD``,
+    uint8, where the mean crop is the session's pixel-wise mean and SD the root mean square of the
+    deviations from it (one number per session, so colours keep their relations). A pixel that departs
+    by more than about 4 SD is clipped.
+
+    Per-subject normalisation is what handcrafted face models do too (OpenFace's person-specific
+    normalisation, ``appearance-xgb``'s session standardisation): with a handful of training subjects
+    the face's identity (shape, skin, hair, lighting) varies far more than its expression, and a network
+    that sees raw crops learns the training faces. It uses the session's own frames only, never labels,
+    so a test session is normalised like a training one.
+
+    Example:
+        >>> crops = np.stack([np.full((2, 2, 3), v, np.uint8) for v in (100, 110, 120)])
+        >>> session_normalised(crops)[:, 0, 0, 0].tolist()
+        [89, 128, 167]
+    """
+    count = len(crops)
+    if count == 0:
+        return np.zeros((0, *crops.shape[1:]), dtype=np.uint8)
+    total = np.zeros(crops.shape[1:], dtype=np.float64)
+    for start in range(0, count, 1024):
+        total += np.asarray(crops[start : start + 1024], dtype=np.float64).sum(axis=0)
+    mean = total / count
+    squares = 0.0
+    for start in range(0, count, 1024):
+        squares += float(((np.asarray(crops[start : start + 1024], dtype=np.float64) - mean) ** 2).sum())
+    sd = np.sqrt(squares / (count * mean.size))
+    factor = scale / sd if sd > 0 else 0.0
+    out = np.empty(crops.shape, dtype=np.uint8)
+    for start in range(0, count, 1024):
+        block = (np.asarray(crops[start : start + 1024], dtype=np.float64) - mean) * factor + 128.0
+        out[start : start + 1024] = np.clip(np.rint(block), 0, 255)
+    return out
+
+
+def label_frame_crops(session: Session, cache: Cache, *, size: int = FACE_CROP_SIZE,
+                      normalisation: str = "none") -> np.ndarray | FrameIndexed:
     """One RGB face crop per label frame: uint8 ``(session.num_frames, size, size, 3)``.
 
     The 96 x 96 crops of :func:`benchbox.faces.cached_face_crops` are mapped onto the label grid (the
     video frame shown at each label time, clamped at the end of the video); ``size == 96`` reads them
     in place, another size stores resized crops (OpenCV area interpolation) in the cache once.
+    ``normalisation="session"`` stores :func:`session_normalised` crops of that size in the cache once.
     """
     from benchbox.corpus.media import video_info
     from benchbox.faces import FACE_TRACK_VERSION, cached_face_crops, crops_for_label_frames
@@ -122,6 +167,15 @@ def label_frame_crops(session: Session, cache: Cache, *, size: int = FACE_CROP_S
                          "(run only audio models on a corpus without recordings_video/).")
     if not isinstance(size, int) or size < 8:
         raise MediaError(f"The 'size' parameter of label_frame_crops must be an integer >= 8. Got {size!r} instead.")
+    if normalisation not in CROP_NORMALISATIONS:
+        raise MediaError(f"The 'normalisation' parameter of label_frame_crops must be one of "
+                         f"{list(CROP_NORMALISATIONS)}. Got {normalisation!r} instead.")
+    if normalisation == "session":
+        params = {"size": size, "num_frames": session.num_frames, "frame_step_s": session.frame_step_s,
+                  "normalisation": "session", "scale": SESSION_NORMALISED_SCALE,
+                  "source": {"crops_version": _CROPS_VERSION, "face_track_version": FACE_TRACK_VERSION}}
+        return cache.array(_NORMALISED_EXTRACTOR, _NORMALISED_VERSION, params, [session.video_path],
+                           lambda: session_normalised(label_frame_crops(session, cache, size=size)))
 
     def mapped() -> FrameIndexed:
         crops, _flags = cached_face_crops(cache, session.video_path)

@@ -36,11 +36,13 @@ __all__ = [
     "AUDIO_CHUNK_SAMPLES",
     "AUDIO_FEATURES",
     "VISUAL_FEATURES",
+    "VISUAL_NETWORKS",
     "AudioBranch",
     "VisualBranch",
     "EmotionModel",
     "same_conv1d",
     "channel_max_pool",
+    "compact_resnet",
     "predict_frames",
     "frames_to_tensor",
     "augment_crops",
@@ -141,31 +143,70 @@ class AudioBranch(nn.Module):
         return channel_max_pool(h, self.channel_pool).view(batch, time, -1)
 
 
+#: Trunks of :class:`VisualBranch`: ``resnet50`` (the paper) and ``compact`` (see :func:`compact_resnet`).
+VISUAL_NETWORKS = ("resnet50", "compact")
+#: Channels of the four stages of the ``compact`` trunk (its output features: the last).
+COMPACT_WIDTHS = (32, 64, 128, 256)
+
+
+def compact_resnet(widths: tuple[int, ...] = COMPACT_WIDTHS) -> nn.Sequential:
+    """A small residual network for face crops of 48 px: a 3x3 stride-2 stem, one torchvision
+    ``BasicBlock`` per stage (stride 2 from the second stage on), global average pooling; ``widths[-1]``
+    features. About 1.2 M parameters and 70 MFLOPs per 48 px crop (ResNet-50: 23.5 M and 0.4 GFLOPs)."""
+    from torchvision.models.resnet import BasicBlock
+
+    layers: list[nn.Module] = [nn.Conv2d(3, widths[0], 3, stride=2, padding=1, bias=False),
+                               nn.BatchNorm2d(widths[0]), nn.ReLU(inplace=True)]
+    channels = widths[0]
+    for index, width in enumerate(widths):
+        stride = 1 if index == 0 else 2
+        downsample = None
+        if stride != 1 or channels != width:
+            downsample = nn.Sequential(nn.Conv2d(channels, width, 1, stride=stride, bias=False), nn.BatchNorm2d(width))
+        layers.append(BasicBlock(channels, width, stride, downsample))
+        channels = width
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+    return nn.Sequential(*layers)
+
+
 class VisualBranch(nn.Module):
-    """ResNet-50 on face crops: ``(N, 3, H, W)`` in [0, 1] -> ``(N, 2048)`` pooled features.
+    """A residual CNN on face crops: ``(N, 3, H, W)`` in [0, 1] -> ``(N, out_features)`` pooled features.
 
     ImageNet normalisation happens inside, so callers hand over plain [0, 1] crops (96 x 96 in the paper).
 
     Args:
-        pretrained_weights: Where the trunk starts (see :mod:`e2e.weights`): ``None`` or ``"none"``, random
-            initialisation; ``"imagenet"``, torchvision's ``ResNet50_Weights.IMAGENET1K_V1`` (read from
-            torch's cache, downloaded there once through torchvision's weights API if absent); else a local
-            torchvision ``resnet50`` state dict (``fc.*`` entries, if present, are ignored).
+        pretrained_weights: Where a ``resnet50`` trunk starts (see :mod:`e2e.weights`): ``None`` or
+            ``"none"``, random initialisation; ``"imagenet"``, torchvision's ``ResNet50_Weights.IMAGENET1K_V1``
+            (read from torch's cache, downloaded there once through torchvision's weights API if absent);
+            else a local torchvision ``resnet50`` state dict (``fc.*`` entries, if present, are ignored).
+        network: ``"resnet50"`` (the paper: 2,048 features) or ``"compact"`` (:func:`compact_resnet`, 256
+            features; random initialisation only).
     """
 
-    def __init__(self, pretrained_weights: str | Path | None = None) -> None:
+    def __init__(self, pretrained_weights: str | Path | None = None, network: str = "resnet50") -> None:
         super().__init__()
         from torchvision.models import resnet50
 
-        self.resnet = resnet50(weights=None)
-        self.resnet.fc = nn.Identity()
+        from e2e.weights import is_random_init, visual_weights_file
+
+        if network not in VISUAL_NETWORKS:
+            raise BenchboxError(f"The 'network' parameter of VisualBranch must be one of {list(VISUAL_NETWORKS)}. "
+                                f"Got {network!r} instead.")
+        if network != "resnet50" and not is_random_init(pretrained_weights):
+            raise BenchboxError(f"Pretrained weights ({pretrained_weights}) are ResNet-50 weights; the {network!r} "
+                                f"visual network starts from random weights (visual_pretrained_weights = 'none').")
+        self.network = network
+        if network == "resnet50":
+            self.resnet = resnet50(weights=None)
+            self.resnet.fc = nn.Identity()
+            self.out_features = VISUAL_FEATURES
+        else:
+            self.resnet = compact_resnet()
+            self.out_features = COMPACT_WIDTHS[-1]
         self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
-        self.out_features = VISUAL_FEATURES
         #: Feed the trunk channels-last crops (set with the network in that format, on CUDA).
         self.channels_last = False
-        from e2e.weights import visual_weights_file
-
         path = visual_weights_file(pretrained_weights, "VisualBranch")
         if path is not None:
             self.load_resnet_weights(path)
@@ -213,7 +254,8 @@ class EmotionModel(nn.Module):
         input_dropout: Dropout on the raw audio.
         lstm_hidden: Units per LSTM layer (256).
         lstm_layers: LSTM layers (2).
-        visual_pretrained_weights: Local ResNet-50 state dict for :class:`VisualBranch`, or ``None``.
+        visual_pretrained_weights: Starting weights of :class:`VisualBranch` (see :mod:`e2e.weights`).
+        visual_network: Trunk of :class:`VisualBranch`: ``"resnet50"`` (the paper) or ``"compact"``.
         visual_stride: The ResNet sees every ``visual_stride``-th frame of a sequence (its first frame,
             then every ``visual_stride`` frames) and each of those frames' features is held for the
             following ``visual_stride - 1`` frames; 1 (the paper) encodes every frame.
@@ -227,7 +269,8 @@ class EmotionModel(nn.Module):
     def __init__(self, modalities: Iterable[str] = ("audio",), num_targets: int = 2, *,
                  audio_variant: Literal["paper", "released"] = "paper", input_dropout: float = 0.5,
                  lstm_hidden: int = 256, lstm_layers: int = 2,
-                 visual_pretrained_weights: str | Path | None = None, visual_stride: int = 1) -> None:
+                 visual_pretrained_weights: str | Path | None = None, visual_stride: int = 1,
+                 visual_network: str = "resnet50") -> None:
         super().__init__()
         if not isinstance(visual_stride, int) or visual_stride < 1:
             raise BenchboxError(f"The 'visual_stride' parameter of EmotionModel must be a positive integer. "
@@ -241,7 +284,8 @@ class EmotionModel(nn.Module):
                 f"Got {sorted(set(modalities))} instead."
             )
         self.audio = AudioBranch(audio_variant, input_dropout=input_dropout) if "audio" in self.modalities else None
-        self.video = VisualBranch(visual_pretrained_weights) if "video" in self.modalities else None
+        self.video = (VisualBranch(visual_pretrained_weights, visual_network) if "video" in self.modalities
+                      else None)
         features = sum(b.out_features for b in (self.audio, self.video) if b is not None)
         self.lstm = nn.LSTM(features, lstm_hidden, num_layers=lstm_layers, batch_first=True)
         self.head = nn.Linear(lstm_hidden, num_targets)
@@ -400,7 +444,8 @@ def count_parameters(module: nn.Module) -> int:
 
 def flops_per_media_second(modalities: Iterable[str], num_targets: int, *, audio_variant: str,
                            lstm_hidden: int = 256, lstm_layers: int = 2, crop_size: int = 96,
-                           visual_stride: int = 1, frame_rate_hz: float = 25.0) -> int:
+                           visual_stride: int = 1, visual_network: str = "resnet50",
+                           frame_rate_hz: float = 25.0) -> int:
     """Forward FLOPs for one second of media (25 frames, batch 1), counted by ``FlopCounterMode``.
 
     The model is built on the ``meta`` device (no memory, no compute). FlopCounterMode counts matrix
@@ -413,7 +458,8 @@ def flops_per_media_second(modalities: Iterable[str], num_targets: int, *, audio
     frames = int(round(frame_rate_hz))
     with torch.device("meta"):
         model = EmotionModel(modalities, num_targets, audio_variant=audio_variant, lstm_hidden=lstm_hidden,
-                             lstm_layers=lstm_layers, visual_stride=visual_stride).eval()
+                             lstm_layers=lstm_layers, visual_stride=visual_stride,
+                             visual_network=visual_network).eval()
         inputs = {}
         if "audio" in model.modalities:
             inputs["audio"] = torch.empty(1, frames, AUDIO_CHUNK_SAMPLES)
@@ -425,10 +471,10 @@ def flops_per_media_second(modalities: Iterable[str], num_targets: int, *, audio
 
 
 def parameter_count(modalities: Iterable[str], num_targets: int, *, audio_variant: str, lstm_hidden: int = 256,
-                    lstm_layers: int = 2) -> int:
+                    lstm_layers: int = 2, visual_network: str = "resnet50") -> int:
     """Parameters of an :class:`EmotionModel` of this configuration (built on ``meta``, no memory)."""
     with torch.device("meta"):
         model = EmotionModel(modalities, num_targets, audio_variant=audio_variant, lstm_hidden=lstm_hidden,
-                             lstm_layers=lstm_layers)
+                             lstm_layers=lstm_layers, visual_network=visual_network)
     return count_parameters(model)
 

@@ -80,15 +80,16 @@ def default_crop_loader(session: Session, cache: Cache, size: int) -> np.ndarray
     return label_frame_crops(session, cache, size=size)
 
 
-def fill_e2e_cache(session: Session, cache: Cache, *, audio: bool = False, crop_size: int | None = None) -> None:
+def fill_e2e_cache(session: Session, cache: Cache, *, audio: bool = False, crop_size: int | None = None,
+                   crop_normalisation: str = "none") -> None:
     """The cached inputs of the e2e models for one session: raw-audio chunks, face crops at ``crop_size``
-    (the feature job of :meth:`_E2EModel.feature_requests`)."""
-    from e2e.data import cached_audio_chunks
+    normalised as the configuration says (the feature job of :meth:`_E2EModel.feature_requests`)."""
+    from e2e.data import cached_audio_chunks, label_frame_crops
 
     if audio:
         cached_audio_chunks(session, cache)
     if crop_size is not None:
-        default_crop_loader(session, cache, crop_size)
+        label_frame_crops(session, cache, size=crop_size, normalisation=crop_normalisation)
 
 
 class _E2EModel:
@@ -183,7 +184,10 @@ class _E2EModel:
             requests.append(FeatureRequest("e2e.plugins:fill_e2e_cache", "audio", {"audio": True},
                                            label="e2e audio"))
         if "video" in self.modalities and self.crop_loader is None:
-            requests.append(FeatureRequest("e2e.plugins:fill_e2e_cache", "video", {"crop_size": config.crop_size},
+            params = {"crop_size": config.crop_size}
+            if config.crop_normalisation != "none":
+                params["crop_normalisation"] = config.crop_normalisation
+            requests.append(FeatureRequest("e2e.plugins:fill_e2e_cache", "video", params,
                                            label=f"e2e crops {config.crop_size} px"))
         return requests
 
@@ -194,14 +198,21 @@ class _E2EModel:
         if "audio" in self.modalities:
             inputs["audio"] = cached_audio_chunks(session, ctx.cache)
         if "video" in self.modalities:
-            size = self.config_.crop_size
-            crops = (self.crop_loader or default_crop_loader)(session, ctx.cache, size)
+            from e2e.data import label_frame_crops, session_normalised
+
+            size, normalisation = self.config_.crop_size, self.config_.crop_normalisation
+            if self.crop_loader is None:
+                crops = label_frame_crops(session, ctx.cache, size=size, normalisation=normalisation)
+            else:
+                crops = self.crop_loader(session, ctx.cache, size)
             if crops.ndim != 4 or tuple(crops.shape[1:]) != (size, size, 3) or crops.shape[0] != session.num_frames:
                 raise BenchboxError(
                     f"Model {self.name!r}, session {session.id!r}: face crops must have shape "
                     f"({session.num_frames}, {size}, {size}, 3) (one RGB crop per label frame at the preset's "
                     f"crop size). Got {tuple(crops.shape)} instead."
                 )
+            if self.crop_loader is not None and normalisation == "session":
+                crops = session_normalised(crops)
             inputs["video"] = crops
         return inputs
 
@@ -393,7 +404,7 @@ class _E2EModel:
         config = self.config_ or resolve_config(preset, self.overrides)
         num_targets = self.num_targets_ or 2
         shape = dict(audio_variant=config.audio_variant, lstm_hidden=config.lstm_hidden,
-                     lstm_layers=config.lstm_layers)
+                     lstm_layers=config.lstm_layers, visual_network=config.visual_network)
         video = "video" in self.modalities
         key = (num_targets, config.crop_size, config.visual_stride, *shape.values())
         if key not in self._flops:
@@ -406,6 +417,8 @@ class _E2EModel:
             "default_preset_on_cpu": default_preset("cpu", self.modalities),
             "audio_variant": config.audio_variant if "audio" in self.modalities else None,
             "crop_size_px": config.crop_size if video else None,
+            "visual_network": config.visual_network if video else None,
+            "crop_normalisation": config.crop_normalisation if video else None,
             "visual_frames_per_s": round(25.0 / config.visual_stride, 3) if video else None,
             "visual_pretrained_weights": describe_weights(config.visual_pretrained_weights) if video else None,
             "visual_pretrained_weights_sha256": _weights_digest(config.visual_pretrained_weights) if video else None,
