@@ -49,6 +49,9 @@ class E2EConfig:
             frames in between (paper: 1, every frame; 10 = 2.5 visual frames per second).
         video_augment: Training augmentation of face crops (paper: resize 110, random 96 crop, colour
             distortion; see :func:`e2e.model.augment_crops`).
+        video_colour_augment: With ``video_augment``, also the colour distortion (random brightness and
+            contrast per crop); ``False`` keeps only the geometric part (resize, random crop). On
+            session-normalised crops a contrast factor scales the expression deviations themselves.
         learning_rate: Adam learning rate (paper: 1e-4).
         batch_size: Sequences per step (paper: 2).
         sequence_frames: Frames per training sequence (paper: 150 = 6 s); also the inference window.
@@ -83,6 +86,7 @@ class E2EConfig:
     crop_size: int = 96
     visual_stride: int = 1
     video_augment: bool = True
+    video_colour_augment: bool = True
     learning_rate: float = 1e-4
     batch_size: int = 2
     sequence_frames: int = 150

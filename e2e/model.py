@@ -409,12 +409,13 @@ def frames_to_tensor(modality: str, array: np.ndarray | torch.Tensor, device) ->
 
 
 def augment_crops(crops: torch.Tensor, *, enlarge: float = 110 / 96, brightness: float = 32 / 255,
-                  contrast: tuple[float, float] = (0.5, 1.5)) -> torch.Tensor:
+                  contrast: tuple[float, float] = (0.5, 1.5), colour: bool = True) -> torch.Tensor:
     """The paper's training augmentation of face crops ``(..., 3, H, W)`` in [0, 1], per frame.
 
     Resize by ``enlarge`` (96 -> 110 px in the paper), take a random ``H x W`` crop, then a random
     brightness shift and contrast factor (the paper's "colour distortion"; its exact parameters are not
-    published, these follow TensorFlow's ``random_brightness`` / ``random_contrast`` usage). Uses the
+    published, these follow TensorFlow's ``random_brightness`` / ``random_contrast`` usage; ``colour=False``
+    leaves it out). Uses the
     global torch RNG, so it is reproducible under a seed and restored with a checkpoint.
     """
     shape = crops.shape
@@ -430,6 +431,8 @@ def augment_crops(crops: torch.Tensor, *, enlarge: float = 110 / 96, brightness:
     index = torch.arange(n, device=flat.device)[:, None, None, None]
     channel = torch.arange(3, device=flat.device)[None, :, None, None]
     out = big[index, channel, rows[:, None, :, None], cols[:, None, None, :]]
+    if not colour:
+        return out.reshape(shape)
     shift = (torch.rand(n, 1, 1, 1) * 2 - 1).to(flat.device) * brightness
     factor = (torch.rand(n, 1, 1, 1) * (contrast[1] - contrast[0]) + contrast[0]).to(flat.device)
     mean = out.mean(dim=(-3, -2, -1), keepdim=True)

@@ -140,9 +140,9 @@ def train_step(network: torch.nn.Module, optimizer: torch.optim.Optimizer, tenso
         video, stride = tensors["video"], getattr(network, "visual_stride", 1)
         if stride > 1:  # only the frames the ResNet encodes need augmenting
             video = video.clone()
-            video[:, ::stride] = augment_crops(video[:, ::stride])
+            video[:, ::stride] = augment_crops(video[:, ::stride], colour=config.video_colour_augment)
         else:
-            video = augment_crops(video)
+            video = augment_crops(video, colour=config.video_colour_augment)
         tensors = dict(tensors, video=video)
     with torch.autocast(runtime.device_type, dtype=torch.bfloat16, enabled=runtime.autocast_bf16):
         prediction, _ = network(**tensors)

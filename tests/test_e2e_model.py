@@ -155,3 +155,19 @@ def test_crop_augmentation_keeps_shape_and_range_and_follows_the_seed():
     assert torch.equal(first, augment_crops(crops))
     assert first.shape == crops.shape and first.min() >= 0 and first.max() <= 1
     assert not torch.equal(first, crops)
+
+
+def test_crop_augmentation_without_colour_only_moves_the_crop():
+    """``colour=False`` keeps the paper's resize and random crop and leaves grey levels alone: a uniform crop
+    stays the same grey, where the colour distortion shifts and scales it."""
+    from e2e.model import augment_crops
+
+    flat = torch.full((4, 3, 16, 16), 0.3)
+    torch.manual_seed(1)
+    torch.testing.assert_close(augment_crops(flat, colour=False), flat)
+    torch.manual_seed(1)
+    assert not torch.allclose(augment_crops(flat), flat)
+    ramp = torch.linspace(0, 1, 16).expand(2, 3, 16, 16).contiguous()  # a horizontal gradient moves with the crop
+    torch.manual_seed(2)
+    moved = augment_crops(ramp, colour=False)
+    assert moved.shape == ramp.shape and not torch.equal(moved, ramp)
