@@ -135,7 +135,6 @@ class _E2EModel:
         """Check the options (called by the harness when it creates the model, before the run starts):
         known configuration fields, a known preset, an existing local ResNet-50 weights file."""
         from e2e.config import check_config_fields, check_preset
-
         from e2e.weights import IMAGENET, is_random_init, visual_weights_file
 
         owner = f"Model {self.name!r}"

@@ -48,8 +48,12 @@ def _unit_costs(status: UnitStatus) -> dict[str, str]:
     if preset is not None and profile.get("paper_preset") is False:
         preset = f"{preset} (not the paper's)"
     weights, digest = profile.get("visual_pretrained_weights"), profile.get("visual_pretrained_weights_sha256")
-    if weights is not None:  # a visual model: "random", or the weights file's name and the start of its hash
-        weights = f"{Path(weights).name} (sha256 {digest[:12]})" if digest else "random"
+    if weights is not None:  # a visual model: "random", ImageNet or the file's name, and the start of its hash
+        if str(weights).startswith("none"):
+            weights = "random"
+        else:
+            name = str(weights) if str(weights).startswith("imagenet") else Path(weights).name
+            weights = f"{name} (sha256 {digest[:12]})" if digest else name
     return {"fits": str(status.fits or "–"), "fit_s": _fmt(status.fit_s, 2),
             "fit_cpu_s": _fmt(sum(timing["fit_cpu_s"]) if timing.get("fit_cpu_s") else None, 2),
             "predict_s": _fmt(status.predict_s, 3), "predict_samples": str(len(samples)) if samples else "–",
