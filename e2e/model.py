@@ -216,7 +216,7 @@ class VisualBranch(nn.Module):
         path = Path(path)
         if not path.is_file():
             raise BenchboxError(
-                f"ResNet-50 weights file {path} does not exist. Give a local state dict (never downloaded)."
+                f"ResNet-50 weights file {path} does not exist. Give a local torchvision resnet50 state dict."
             )
         state = torch.load(path, map_location="cpu", weights_only=True)
         if isinstance(state, dict) and "state_dict" in state and isinstance(state["state_dict"], dict):

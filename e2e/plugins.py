@@ -57,7 +57,7 @@ from benchbox.errors import BenchboxError
 from benchbox.plugin import ModelContext
 
 __all__ = ["E2EAudio", "E2EVideo", "E2EAV", "CropLoader", "PRESET_ENVIRONMENT_VARIABLE",
-           "UnimodalWeightsMissingWarning", "WEIGHTS_EXTRACTOR", "default_crop_loader", "fill_e2e_cache"]
+           "UnimodalWeightsMissingWarning", "WEIGHTS_EXTRACTOR", "fill_e2e_cache"]
 
 #: ``loader(session, cache, size) -> uint8 array (session.num_frames, size, size, 3)``: one RGB face crop
 #: per label frame.
@@ -71,13 +71,6 @@ _WEIGHTS_VERSION = "1"
 
 class UnimodalWeightsMissingWarning(UserWarning):
     """``e2e-av`` found no stored weights of a unimodal model; that branch starts from random weights."""
-
-
-def default_crop_loader(session: Session, cache: Cache, size: int) -> np.ndarray:
-    """One face crop per label frame from :mod:`benchbox.faces` (see :func:`e2e.data.label_frame_crops`)."""
-    from e2e.data import label_frame_crops
-
-    return label_frame_crops(session, cache, size=size)
 
 
 def fill_e2e_cache(session: Session, cache: Cache, *, audio: bool = False, crop_size: int | None = None,
@@ -135,7 +128,7 @@ class _E2EModel:
         """Check the options (called by the harness when it creates the model, before the run starts):
         known configuration fields, a known preset, an existing local ResNet-50 weights file."""
         from e2e.config import check_config_fields, check_preset
-        from e2e.weights import IMAGENET, is_random_init, visual_weights_file
+        from e2e.weights import is_imagenet, is_random_init, visual_weights_file
 
         owner = f"Model {self.name!r}"
         overrides = dict(self.overrides or {})
@@ -143,7 +136,7 @@ class _E2EModel:
         if self.preset is not None:
             check_preset(self.preset, owner)
         weights = overrides.get("visual_pretrained_weights")
-        if "video" in self.modalities and not is_random_init(weights) and str(weights).strip().lower() != IMAGENET:
+        if "video" in self.modalities and not (is_random_init(weights) or is_imagenet(weights)):
             visual_weights_file(weights, owner)  # a local file must exist; ImageNet is fetched in prepare()
 
     def prepare(self, device: str) -> None:
@@ -151,23 +144,24 @@ class _E2EModel:
         run): the ImageNet ResNet-50 through torchvision's weights API where the configuration starts the
         visual branch from it (the ``paper`` preset does). Offline and not cached: a BenchboxError naming
         the file torchvision looks for."""
-        from e2e.config import default_preset, resolve_config
         from e2e.weights import visual_weights_file
 
-        if "video" not in self.modalities:
-            return
-        config = resolve_config(self.preset or default_preset(device, self.modalities), self.overrides)
-        visual_weights_file(config.visual_pretrained_weights, f"Model {self.name!r}")
+        if "video" in self.modalities:
+            visual_weights_file(self._resolve_for(device)[1].visual_pretrained_weights, f"Model {self.name!r}")
 
     def _resolve(self, ctx: ModelContext):
-        """``(preset, config, where the preset came from)`` for this context: the ``preset`` option (which
-        the harness sets from ``$BENCHBOX_E2E_PRESET`` where a run gives none), else the device's default."""
+        """``(preset, config, where the preset came from)`` for this context (see :meth:`_resolve_for`)."""
+        return self._resolve_for(ctx.device)
+
+    def _resolve_for(self, device: str):
+        """``(preset, config, where the preset came from)`` on ``device``: the ``preset`` option (which the
+        harness sets from ``$BENCHBOX_E2E_PRESET`` where a run gives none), else the device's default."""
         from e2e.config import default_preset, resolve_config
 
         if self.preset:
             preset, source = self.preset, "option"
         else:
-            preset, source = default_preset(ctx.device, self.modalities), f"default for {ctx.device}"
+            preset, source = default_preset(device, self.modalities), f"default for {device}"
         return preset, resolve_config(preset, self.overrides), source
 
     # -- data ------------------------------------------------------------------------------------------
@@ -175,9 +169,8 @@ class _E2EModel:
         """The cached inputs every session needs (audio chunks; face crops at the preset's size), extracted
         by the harness per session before the unit starts (:mod:`benchbox.features`)."""
         from benchbox.features import FeatureRequest
-        from e2e.config import default_preset, resolve_config
 
-        config = resolve_config(self.preset or default_preset(device, self.modalities), self.overrides)
+        config = self._resolve_for(device)[1]
         requests = []
         if "audio" in self.modalities:
             requests.append(FeatureRequest("e2e.plugins:fill_e2e_cache", "audio", {"audio": True},

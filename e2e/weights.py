@@ -25,7 +25,7 @@ from pathlib import Path
 from benchbox.errors import BenchboxError
 
 __all__ = ["IMAGENET", "IMAGENET_WEIGHTS", "NO_WEIGHTS", "describe_weights", "imagenet_cache_file",
-           "is_random_init", "visual_weights_file"]
+           "is_imagenet", "is_random_init", "visual_weights_file"]
 
 #: The option value for torchvision's ImageNet ResNet-50.
 IMAGENET = "imagenet"
@@ -43,6 +43,16 @@ def is_random_init(spec: str | Path | None) -> bool:
         (True, True, False)
     """
     return spec is None or (isinstance(spec, str) and spec.strip().lower() in ("", NO_WEIGHTS))
+
+
+def is_imagenet(spec: str | Path | None) -> bool:
+    """Whether ``spec`` asks for torchvision's ImageNet weights.
+
+    Example:
+        >>> is_imagenet("ImageNet"), is_imagenet("/data/resnet50.pth")
+        (True, False)
+    """
+    return isinstance(spec, str) and spec.strip().lower() == IMAGENET
 
 
 def _imagenet_weights():
@@ -71,7 +81,7 @@ def visual_weights_file(spec: str | Path | None, owner: str = "e2e", *, download
     """
     if is_random_init(spec):
         return None
-    if str(spec).strip().lower() == IMAGENET:
+    if is_imagenet(spec):
         cached = imagenet_cache_file()
         if cached.is_file():
             return cached
@@ -104,7 +114,7 @@ def describe_weights(spec: str | Path | None) -> str:
     """
     if is_random_init(spec):
         return "none (random initialisation)"
-    if str(spec).strip().lower() == IMAGENET:
+    if is_imagenet(spec):
         return f"{IMAGENET} (torchvision ResNet50_Weights.{IMAGENET_WEIGHTS})"
     return str(spec)
 

@@ -44,7 +44,8 @@ def _normalised(sessions):
 
 
 def _pooled_ccc(sessions, predictions, target=0):
-    return ccc(np.concatenate([s.labels[:, target] for s in sessions]), np.concatenate([p[:, target] for p in predictions]))
+    truth = np.concatenate([s.labels[:, target] for s in sessions])
+    return ccc(truth, np.concatenate([p[:, target] for p in predictions]))
 
 
 def test_session_normalisation_takes_out_the_subject_and_keeps_the_cue():
