@@ -23,7 +23,7 @@ from benchbox.cache import Cache, benchbox_home
 from benchbox.corpus.session import Corpus
 from benchbox.environment import environment_info
 from benchbox.errors import BenchboxError, SuiteError
-from benchbox.executors import EXECUTORS, LocalExecutor, UnitJob, UnitOutcome, without_scored_labels
+from benchbox.executors import EXECUTORS, LocalExecutor, UnitJob, UnitOutcome, cpu_shares, without_scored_labels
 from benchbox.features import FeatureOutcome, feature_jobs, feature_requests
 from benchbox.record import (
     CorpusInfo,
@@ -211,13 +211,16 @@ def _run_units(config: RunConfig, folder: RunFolder, inputs: UnitInputs):
     from tqdm.auto import tqdm
 
     done, skipped, failed, jobs = [], [], [], []
+    shares = cpu_shares([(spec.name, seed, spec.requires, spec.resources(inputs.device).get("num_cpus", 1))
+                         for spec in config.models for seed in config.seeds])  # every unit: resumes split alike
     for spec in config.models:
         settings = config.suite.protocol(spec.name, combines_predictions=spec.info.combines_predictions)
         for seed in config.seeds:
             if folder.is_done(spec.name, seed):
                 skipped.append((spec.name, seed))
             else:
-                jobs.append(UnitJob(spec=spec, seed=seed, run_dir=folder.root, inputs=inputs, settings=settings))
+                jobs.append(UnitJob(spec=spec, seed=seed, run_dir=folder.root, inputs=inputs, settings=settings,
+                                    cpu_share=shares[spec.name, seed]))
     features, needs = _feature_jobs(config, jobs, inputs)
     bars = {kind: tqdm(total=total, desc=desc, unit=kind, disable=not config.progress or not total, file=sys.stderr)
             for kind, desc, total in (("session", "features", len(features)), ("unit", "benchbox", len(jobs)))}

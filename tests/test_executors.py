@@ -117,6 +117,25 @@ class PidWitness(_Mean):
         return {"pid": os.getpid()}
 
 
+class WideA(_Mean):
+    """Asks for two CPUs."""
+
+    name = "exec-wide-a"
+    resources = {"num_cpus": 2}
+
+
+class WideB(WideA):
+    name = "exec-wide-b"
+
+
+class WideAfter(WideA):
+    """Asks for two CPUs and waits for the two wide models above (its predictions are its own)."""
+
+    name = "exec-wide-after"
+    requires = ("exec-wide-a", "exec-wide-b")
+    combines_predictions = False
+
+
 class GpuWitness(_Mean):
     """A torch model (so it asks for a GPU on CUDA) that only notes the GPU it was given and when it ran."""
 
@@ -145,6 +164,9 @@ def executor_site(tmp_path_factory) -> Path:
                                                 "exec-feature-reader": "throwaway_executors:FeatureReader",
                                                 "exec-broken-feature": "throwaway_executors:BrokenFeature",
                                                 "exec-slow": "throwaway_executors:Slow",
+                                                "exec-wide-a": "throwaway_executors:WideA",
+                                                "exec-wide-b": "throwaway_executors:WideB",
+                                                "exec-wide-after": "throwaway_executors:WideAfter",
                                                 "exec-pid-witness": "throwaway_executors:PidWitness"})
 
 
@@ -271,13 +293,15 @@ def test_the_task_graph_starts_features_then_the_longest_chains_and_larger_jobs_
     from types import SimpleNamespace
 
     from benchbox.corpus.session import Session
-    from benchbox.executors import LocalExecutor, TaskGraph
+    from benchbox.executors import LocalExecutor, TaskGraph, UnitJob
     from benchbox.executors.graph import feature_key, unit_key
     from benchbox.features import FeatureJob
 
     def unit(name, cpus=1, requires=()):
-        return SimpleNamespace(key=(name, 0), seed=0, spec=SimpleNamespace(requires=requires),
-                               resources={"num_cpus": cpus})
+        job = SimpleNamespace(key=(name, 0), seed=0, spec=SimpleNamespace(requires=requires),
+                              resources={"num_cpus": cpus}, cpu_share=1)
+        job.cpus = lambda cores: UnitJob.cpus(job, cores)
+        return job
 
     units = [unit("egemaps-xgb"), unit("egemaps-svr"), unit("late-fusion", requires=("egemaps-svr",)),
              unit("e2e-video", 4), unit("e2e-audio", 4), unit("e2e-av", 4, requires=("e2e-audio", "e2e-video"))]
@@ -299,6 +323,40 @@ def test_the_task_graph_starts_features_then_the_longest_chains_and_larger_jobs_
         graph.finish(key)
     assert unit_key("e2e-av", 0) not in graph.ready()  # e2e-video has not run
     assert graph.ready()[0] == unit_key("e2e-video", 0)
+
+
+def test_units_that_declare_several_cpus_and_may_run_together_share_the_cores():
+    from benchbox.executors import cpu_shares
+
+    e2e = [("e2e-audio", 4, ()), ("e2e-video", 4, ()), ("e2e-av", 4, ("e2e-audio", "e2e-video")),
+           ("egemaps-xgb", 1, ()), ("late-fusion", 1, ("egemaps-xgb",))]
+    one_seed = cpu_shares([(name, 0, requires, cpus) for name, cpus, requires in e2e])
+    # audio and video may run together; e2e-av waits for both, so it shares with neither
+    assert one_seed == {("e2e-audio", 0): 2, ("e2e-video", 0): 2, ("e2e-av", 0): 1, ("egemaps-xgb", 0): 1,
+                        ("late-fusion", 0): 1}
+    two_seeds = cpu_shares([(name, seed, requires, cpus) for name, cpus, requires in e2e for seed in (0, 1)])
+    assert two_seeds["e2e-audio", 0] == 5  # itself, e2e-video of seed 0 and the three e2e units of seed 1
+    assert two_seeds["e2e-av", 1] == 4  # itself and the three e2e units of seed 0
+
+    def threads(share, cores, declared=4):
+        from types import SimpleNamespace
+
+        from benchbox.executors import UnitJob
+
+        return UnitJob.cpus(SimpleNamespace(resources={"num_cpus": declared}, cpu_share=share), cores)
+
+    assert [threads(2, 2), threads(1, 2), threads(2, 8), threads(1, 8), threads(5, 2), threads(1, 1)] == \
+        [1, 2, 4, 4, 1, 1]
+
+
+def test_wide_units_that_may_run_together_get_a_share_of_the_cores_and_the_unit_after_them_all(
+        with_plugins, foreign_corpus, tmp_path, monkeypatch):
+    monkeypatch.setenv("BENCHBOX_HOME", str(tmp_path / "home"))
+    assert _run(foreign_corpus, tmp_path / "run", "exec-wide-a,exec-wide-b,exec-wide-after", "--jobs", "2") == 0
+    run = RunFolder(tmp_path / "run").read_run()
+    threads = {name: run.model(name).units[0].process["threads"] for name in ("exec-wide-a", "exec-wide-b",
+                                                                               "exec-wide-after")}
+    assert threads == {"exec-wide-a": 1, "exec-wide-b": 1, "exec-wide-after": 2}
 
 
 def test_the_storage_check_names_the_node_and_the_path(tmp_path):

@@ -7,7 +7,7 @@ task on a local Ray instance or a cluster, running the same per-unit supervision
 runs the same job function (:func:`run_job`), which runs the unit lifecycle of :mod:`benchbox.units`.
 """
 
-from benchbox.executors.graph import TaskGraph
+from benchbox.executors.graph import TaskGraph, cpu_shares
 from benchbox.executors.job import UnitJob, run_job, without_scored_labels
 from benchbox.executors.local import (
     FeatureWorker,
@@ -18,7 +18,7 @@ from benchbox.executors.local import (
     supervise_unit,
 )
 
-__all__ = ["UnitJob", "run_job", "without_scored_labels", "LocalExecutor", "FeatureWorker", "TaskGraph",
+__all__ = ["UnitJob", "run_job", "without_scored_labels", "LocalExecutor", "FeatureWorker", "TaskGraph", "cpu_shares",
            "UnitOutcome", "UnitProcess", "available_cores", "supervise_unit", "EXECUTORS"]
 
 #: The executors ``benchbox run --executor`` knows.

@@ -9,7 +9,15 @@ the longest chain of jobs that wait on it, itself included, so feature jobs come
 them and a unit that others wait for (``e2e-audio``, which ``e2e-av`` needs) before one that nothing waits for
 (``egemaps-xgb``). Between equally long chains the job that holds more CPUs starts first, so that the largest
 job is not left for the end. The local and the Ray executors both schedule through it, so both start work in
-the same order."""
+the same order.
+
+:func:`cpu_shares` decides how the cores are split between units that declare several CPUs (the e2e models ask
+for 4): units that may run at the same time share them. On 2 cores, ``e2e-audio`` and ``e2e-video`` (neither
+waits for the other) get one core each and run side by side, and ``e2e-av``, which waits for both, gets both;
+with 8 cores each gets its 4. A unit given 2 threads trains only ~1.5x faster than on 1, so side by side the
+run ends sooner (the cold default run on 2 cores: see the README). The split follows from the run's units and
+cores alone, never from what happens to be running, so a unit's thread count, hence its floating-point
+results, is the same in every run of the same command, resumed or not."""
 
 from __future__ import annotations
 
@@ -18,7 +26,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from benchbox.executors.job import CandidateJob, UnitJob
 from benchbox.features import FeatureJob
 
-__all__ = ["TaskGraph", "unit_key", "feature_key", "candidate_key", "key_of"]
+__all__ = ["TaskGraph", "cpu_shares", "unit_key", "feature_key", "candidate_key", "key_of"]
 
 
 def unit_key(name: str, seed: int) -> tuple:
@@ -40,6 +48,30 @@ def key_of(job) -> tuple:
     if isinstance(job, FeatureJob):
         return feature_key(*job.key)
     return unit_key(*job.key)
+
+
+def cpu_shares(units: Sequence[tuple[str, int, Sequence[str], float]]) -> dict[tuple[str, int], int]:
+    """For each unit ``(model, seed, requires, num_cpus)`` of a run (every unit, finished ones included, so that
+    a resumed run splits the cores as the first did), how many units that hold more than one CPU may run
+    at the same time as it, itself included: it and the wide units that neither wait for it nor are waited
+    for by it (through ``requires``, same seed). An executor gives a unit ``min(num_cpus, cores // share)``
+    CPUs, at least one. A unit of one CPU has share 1."""
+    requires = {(name, seed): {(r, seed) for r in needs} for name, seed, needs, _ in units}
+    wide = [(name, seed) for name, seed, _, cpus in units if cpus > 1]
+
+    def upstream(key: tuple[str, int], seen: set) -> set:
+        for before in requires.get(key, ()):
+            if before not in seen:
+                seen.add(before)
+                upstream(before, seen)
+        return seen
+
+    before = {key: upstream(key, set()) for key in requires}
+    shares = {key: 1 for key in requires}
+    for key in wide:
+        shares[key] = 1 + sum(1 for other in wide if other != key and other not in before[key]
+                              and key not in before[other])
+    return shares
 
 
 class TaskGraph:

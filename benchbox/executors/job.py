@@ -54,10 +54,18 @@ class UnitJob:
     run_dir: Path
     inputs: UnitInputs
     settings: ProtocolSettings
+    #: How many units that hold several CPUs may run at the same time as this one, itself included
+    #: (:func:`~benchbox.executors.graph.cpu_shares`); an executor gives it at most its cores divided by this.
+    cpu_share: int = 1
 
     @property
     def key(self) -> tuple[str, int]:
         return self.spec.name, self.seed
+
+    def cpus(self, cores: int) -> int:
+        """The CPUs (torch and BLAS threads) this unit holds when the run has ``cores``: what its model
+        declares, at most its share of the cores, at least one."""
+        return max(1, min(int(self.resources.get("num_cpus", 1)), cores // max(1, self.cpu_share)))
 
     @property
     def resources(self) -> dict[str, float]:
@@ -99,6 +107,9 @@ class CandidateJob:
     @property
     def resources(self) -> dict[str, float]:
         return self.unit.resources
+
+    def cpus(self, cores: int) -> int:
+        return self.unit.cpus(cores)
 
     @property
     def needs_gpu(self) -> bool:

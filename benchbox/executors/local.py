@@ -14,8 +14,9 @@ start; a worker that dies or runs past the time limit is replaced and its job re
 need it then compute the features themselves).
 
 Scheduling (:class:`~benchbox.executors.graph.TaskGraph`): the run may use ``jobs`` cores (default: all). A
-unit holds the CPUs its model declares (``resources["num_cpus"]``, default 1, at most ``jobs``), a feature job
-one; with more cores than units, the delay candidates of each unit are fitted in processes of their own
+unit holds the CPUs its model declares (``resources["num_cpus"]``, default 1, at most ``jobs``; units that declare
+several and may run at the same time share the cores: :func:`~benchbox.executors.graph.cpu_shares`), a feature
+job one; with more cores than units, the delay candidates of each unit are fitted in processes of their own
 (:class:`CandidateProcess`) before the unit's protocol step; jobs start in critical-path order once their
 dependencies are done and their cores are free, and a job never overtakes a more urgent one that waits for
 cores. A process's torch and BLAS threads equal the CPUs it holds (set in its environment before it starts,
@@ -298,8 +299,8 @@ class LocalExecutor:
 
     Args:
         jobs: CPU cores the run may use at a time (default: every core this process may use). A unit holds
-            the CPUs its model declares (``resources["num_cpus"]``, default 1, at most ``jobs``) and runs that
-            many torch and BLAS threads; a feature job holds one. With more cores than units, the delay
+            the CPUs its model declares (``resources["num_cpus"]``, default 1, at most its share of ``jobs``)
+            and runs that many torch and BLAS threads; a feature job holds one. With more cores than units, the delay
             candidates of a unit are fitted as jobs of their own, in parallel, before the unit's protocol step.
         unit_timeout_s: wall-clock limit of one unit, and of one feature job (None: no limit).
         memory_limit_mb: address-space limit of one unit's process (None: no limit).
@@ -322,10 +323,11 @@ class LocalExecutor:
         return max(1, self.jobs or available_cores())
 
     def cpus(self, job: UnitJob | CandidateJob | FeatureJob) -> int:
-        """The CPUs ``job`` holds here: a feature job one, a unit what its model declares, within the run's."""
+        """The CPUs ``job`` holds here: a feature job one, a unit what its model declares, at most its share of
+        the run's cores (:meth:`UnitJob.cpus <benchbox.executors.job.UnitJob.cpus>`)."""
         if isinstance(job, FeatureJob):
             return 1
-        return max(1, min(self.capacity, int(job.resources.get("num_cpus", 1))))
+        return job.cpus(self.capacity)
 
     def run(self, jobs: Sequence[UnitJob], *, features: Sequence[FeatureJob] = (),
             needs: Mapping[tuple[str, int], Iterable[tuple[str, str]]] | None = None,

@@ -6,7 +6,9 @@ belongs to). Ray is an optional extra (``pip install "benchbox[ray]"``); it is i
 
 Each unit is one Ray task that needs what the model declares (``resources``: ``num_cpus``, ``num_gpus``,
 ``memory_gb``; a torch model on a CUDA device asks for a GPU), so Ray runs as many at a time as the cluster has
-room for (a unit asking for more CPUs than the largest node has gets that node's CPUs). Each feature job
+room for (a unit asking for more CPUs than the largest node has gets that node's CPUs; units that ask for
+several and may run at the same time share the cluster's CPUs as on one machine:
+:func:`~benchbox.executors.graph.cpu_shares`). Each feature job
 (:mod:`benchbox.features`: one session's audio or video features, filling the shared cache) is a one-CPU task;
 when the cluster has more CPUs than the run has units, each delay candidate of a unit is a task of its own
 (in a process of its own, like a unit), and the unit's task runs the protocol step once they are stored.
@@ -166,12 +168,12 @@ class RayExecutor:
     def _node_cpus(ray) -> list[int]:
         return [int(n.get("Resources", {}).get("CPU", 1)) for n in ray.nodes() if n.get("Alive")] or [1]
 
-    def _submit(self, ray, tasks, job: UnitJob | CandidateJob | FeatureJob, node_cpus: int):
+    def _submit(self, ray, tasks, job: UnitJob | CandidateJob | FeatureJob, node_cpus: int, total_cpus: int):
         if isinstance(job, FeatureJob):
             return tasks["features"].options(num_cpus=1, max_retries=self.retries,
                                              name=f"benchbox-features-{job.session.id}-{job.modality}").remote(job)
         needs = job.resources
-        cpus = max(1, min(int(needs.get("num_cpus", 1)), node_cpus))  # no node has more: it would never start
+        cpus = min(job.cpus(total_cpus), node_cpus)  # no node has more: it would never start
         on_cuda = job.inputs.device.startswith("cuda")
         options = {"num_cpus": cpus, "num_gpus": needs.get("num_gpus", 0) if on_cuda else 0,
                    "max_retries": self.retries}
@@ -189,7 +191,8 @@ class RayExecutor:
                  "candidate": ray.remote(_task_candidate)}
         cpus = self._node_cpus(ray)
         candidates = candidate_jobs(jobs, cores=sum(cpus))
-        graph = TaskGraph(jobs, features, needs, candidates=candidates)
+        graph = TaskGraph(jobs, features, needs, candidates=candidates,
+                          cpus=lambda job: 1 if isinstance(job, FeatureJob) else job.cpus(sum(cpus)))
         self.failures = FeatureFailures()
         node_cpus = max(cpus)
         running: dict = {}  # ObjectRef -> graph key
@@ -197,7 +200,7 @@ class RayExecutor:
         try:
             while not graph.done or running:
                 for key in graph.ready():
-                    running[self._submit(ray, tasks, graph.start(key), node_cpus)] = key
+                    running[self._submit(ray, tasks, graph.start(key), node_cpus, sum(cpus))] = key
                 if not running:
                     time.sleep(self.poll_s)
                     continue
