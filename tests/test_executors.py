@@ -289,7 +289,7 @@ def test_with_more_cores_than_units_the_delay_candidates_are_fitted_in_parallel_
     pd.testing.assert_frame_equal(_scores(tmp_path / "split"), _scores(tmp_path / "one"), rtol=0, atol=0)
 
 
-def test_the_task_graph_starts_features_then_the_longest_chains_and_larger_jobs_first():
+def test_the_task_graph_starts_the_longest_chains_and_larger_jobs_first_and_units_before_features():
     from types import SimpleNamespace
 
     from benchbox.corpus.session import Session
@@ -315,8 +315,11 @@ def test_the_task_graph_starts_features_then_the_longest_chains_and_larger_jobs_
     assert graph.ready() == [feature_key("s1", "audio"), feature_key("s1", "video")]
     graph.start(feature_key("s1", "audio"))
     graph.finish(feature_key("s1", "audio"))
-    # e2e-audio and egemaps-svr lead chains of two; e2e-audio holds more CPUs; e2e-video waits for its crops
-    assert graph.ready() == [feature_key("s1", "video"), unit_key("e2e-audio", 0), unit_key("egemaps-svr", 0),
+    # a feature job ranks with the most urgent unit that reads it (it counts for nothing itself)
+    assert graph.rank(feature_key("s1", "video")) == graph.rank(unit_key("e2e-video", 0)) == 2
+    # e2e-audio and egemaps-svr lead chains of two units; e2e-audio holds more CPUs; a unit goes before a
+    # feature job of the same rank (the video crops, which e2e-video waits for); egemaps-xgb leads no chain
+    assert graph.ready() == [unit_key("e2e-audio", 0), unit_key("egemaps-svr", 0), feature_key("s1", "video"),
                              unit_key("egemaps-xgb", 0)]
     for key in [feature_key("s1", "video"), unit_key("e2e-audio", 0)]:
         graph.start(key)

@@ -4,12 +4,15 @@ A run is a graph: feature jobs (:mod:`benchbox.features`, one per session and mo
 model and seed) and, where there are more cores than units, candidate jobs (one per annotation-delay candidate
 of a unit, fitted in parallel before the unit's protocol step). A unit waits for the feature jobs of the
 modalities it requested, for the units it ``requires`` (same seed) and for its candidate jobs.
-:class:`TaskGraph` tells an executor which jobs may start now, most urgent first: a job's rank is the length of
-the longest chain of jobs that wait on it, itself included, so feature jobs come before the units that read
-them and a unit that others wait for (``e2e-audio``, which ``e2e-av`` needs) before one that nothing waits for
-(``egemaps-xgb``). Between equally long chains the job that holds more CPUs starts first, so that the largest
-job is not left for the end. The local and the Ray executors both schedule through it, so both start work in
-the same order.
+:class:`TaskGraph` tells an executor which jobs may start now, most urgent first: a job's rank is the number of
+units and candidates on the longest chain of jobs that wait on it, itself included (a feature
+job, seconds per session where a unit takes minutes, counts for nothing), so a unit that others wait for
+(``e2e-audio``, which ``e2e-av`` needs) starts before one that nothing waits for (``egemaps-xgb``), and a
+feature job ranks with the most urgent unit that reads it. Between equal ranks the job that holds more CPUs
+starts first, so that the largest job is not left for the end, then a unit before a feature job: once the
+audio features of every session are in, ``e2e-audio`` (the longest unit) starts while the video features are
+still being extracted on the other cores, instead of after them (feature jobs are listed audio first). The
+local and the Ray executors both schedule through it, so both start work in the same order.
 
 :func:`cpu_shares` decides how the cores are split between units that declare several CPUs (the e2e models ask
 for 4): units that may run at the same time share them. On 2 cores, ``e2e-audio`` and ``e2e-video`` (neither
@@ -107,7 +110,7 @@ class TaskGraph:
         self._rank = self._ranks()
         order = {key: i for i, key in enumerate(self.jobs)}
         self.pending: list[tuple] = sorted(self.jobs, key=lambda k: (-self._rank[k], -self._cpus(self.jobs[k]),
-                                                                     order[k]))
+                                                                     k[0] == "features", order[k]))
         self.finished: set[tuple] = set()
 
     def _ranks(self) -> dict[tuple, int]:
@@ -119,7 +122,8 @@ class TaskGraph:
 
         def visit(key: tuple) -> int:
             if key not in rank:
-                rank[key] = 1 + max((visit(after) for after in waiting_on[key]), default=0)
+                weight = 0 if key[0] == "features" else 1  # seconds per session, where a unit takes minutes
+                rank[key] = weight + max((visit(after) for after in waiting_on[key]), default=0)
             return rank[key]
 
         for key in self.jobs:
