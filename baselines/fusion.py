@@ -27,7 +27,26 @@ from benchbox.corpus.session import LabelledSession, Session
 from benchbox.errors import BenchboxError
 from benchbox.plugin import ModelContext
 
-__all__ = ["LateFusion", "late_fusion_plugin", "AvecLateFusion"]
+__all__ = ["LateFusion", "late_fusion_plugin", "AvecLateFusion", "fusion_coefficients"]
+
+
+def fusion_coefficients(predictions: np.ndarray, labels: np.ndarray) -> np.ndarray:
+    """Late-fusion weights of the prediction columns ``(frames, models)`` for ``labels`` ``(frames,)``, with the
+    intercept last: least squares, then the fused signal stretched about its mean to the labels' SD (the
+    CCC-optimal scale of a linear map; see the module docstring).
+
+    Example:
+        >>> x = np.array([[0.0, 1.0], [1.0, 0.0], [2.0, 1.0], [3.0, 0.0]])
+        >>> np.round(fusion_coefficients(x, 2 * x[:, 0] + 1), 6) + 0.0
+        array([2., 0., 1.])
+    """
+    x = np.column_stack([predictions, np.ones(len(predictions))])
+    coefficients, *_ = np.linalg.lstsq(x, labels, rcond=None)
+    fused = x @ coefficients
+    if fused.std() > 0:  # stretch to the labels' SD about the (shared) mean: CCC-optimal scale
+        scale = labels.std() / fused.std()
+        coefficients = np.append(scale * coefficients[:-1], labels.mean() - scale * (fused.mean() - coefficients[-1]))
+    return coefficients
 
 
 class LateFusion:
@@ -58,13 +77,7 @@ class LateFusion:
         for target in range(len(ctx.targets)):
             x = np.concatenate([self._design(ctx, s.id, target) for s in select])
             y = np.concatenate([s.labels[:, target] for s in select])
-            coefficients, *_ = np.linalg.lstsq(x, y, rcond=None)
-            fused = x @ coefficients
-            if fused.std() > 0:  # stretch to the labels' SD about the (shared) mean: CCC-optimal scale
-                scale = y.std() / fused.std()
-                coefficients = np.append(scale * coefficients[:-1], y.mean() - scale * (fused.mean() -
-                                                                                       coefficients[-1]))
-            weights.append(coefficients)
+            weights.append(fusion_coefficients(x[:, :-1], y))
         self.weights_ = np.asarray(weights)
 
     def predict(self, sessions: Sequence[Session], ctx: ModelContext) -> dict[str, np.ndarray]:

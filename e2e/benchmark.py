@@ -85,7 +85,7 @@ def benchmark_training(model_name: str = "e2e-av", preset: str = "paper", *, dev
     config = resolve_config(preset, {"visual_pretrained_weights": None, **(overrides or {})})
     runtime = runtime_settings(config, device)
     torch.manual_seed(seed)
-    model = EmotionModel(modalities, num_targets, **config.model_kwargs()).to(device)
+    model = EmotionModel(modalities, num_targets, **config.model_kwargs(modalities)).to(device)
     network = prepare_model(model, runtime)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     batch, frames = config.batch_size, config.sequence_frames

@@ -61,6 +61,14 @@ class E2EConfig:
             (``e2e-av`` fine-tuning); ``None``: ``max_epochs``.
         learning_rate_initialised: Adam learning rate when the network starts from unimodal weights
             (``e2e-av`` fine-tuning); ``None``: ``learning_rate``.
+        fusion_init: How ``e2e-av`` starts from the two unimodal networks. ``"better"``: a fusion LSTM of
+            ``lstm_hidden`` units that is the LSTM and head of the unimodal model with the better select CCC,
+            zero weights on the other modality's features (it starts as that model). ``"both"``: a fusion
+            LSTM of twice the units holding both unimodal LSTMs side by side (block-diagonal: each half reads
+            only its modality's features and its own state) and a head that adds the two unimodal heads with
+            late-fusion weights fitted on the select partition (least squares stretched to the labels' SD, as
+            ``late-fusion``); it starts as the late fusion of the two networks and fine-tuning learns the
+            cross-modal weights, which start at zero (see :func:`e2e.model.side_by_side_fusion`).
         max_steps: Optional upper bound on optimiser steps.
         eval_every_epochs: Evaluate global CCC on the select partition every this many epochs.
         patience_evals: Stop after this many evaluations without improvement (the best state is kept).
@@ -94,6 +102,7 @@ class E2EConfig:
     max_epochs: int = 50
     max_epochs_initialised: int | None = None
     learning_rate_initialised: float | None = None
+    fusion_init: str = "better"
     max_steps: int | None = None
     eval_every_epochs: int = 1
     patience_evals: int = 5
@@ -121,10 +130,21 @@ class E2EConfig:
             changes["learning_rate"] = self.learning_rate_initialised
         return dataclasses.replace(self, **changes)
 
-    def model_kwargs(self) -> dict[str, Any]:
-        """Keyword arguments of :class:`e2e.model.EmotionModel`."""
+    def fusion_hidden(self, modalities: Iterable[str]) -> int:
+        """LSTM units of the network for ``modalities``: twice ``lstm_hidden`` for an audiovisual network
+        that holds both unimodal LSTMs side by side (``fusion_init = "both"``).
+
+        Example:
+            >>> E2EConfig(fusion_init="both").fusion_hidden(["audio", "video"])
+            512
+        """
+        both = {"audio", "video"} <= set(modalities)
+        return self.lstm_hidden * (2 if both and self.fusion_init == "both" else 1)
+
+    def model_kwargs(self, modalities: Iterable[str] = ("audio",)) -> dict[str, Any]:
+        """Keyword arguments of :class:`e2e.model.EmotionModel` for a network of ``modalities``."""
         return {"audio_variant": self.audio_variant, "input_dropout": self.input_dropout,
-                "lstm_hidden": self.lstm_hidden, "lstm_layers": self.lstm_layers,
+                "lstm_hidden": self.fusion_hidden(modalities), "lstm_layers": self.lstm_layers,
                 "visual_pretrained_weights": self.visual_pretrained_weights, "visual_stride": self.visual_stride,
                 "visual_network": self.visual_network}
 
@@ -159,14 +179,18 @@ PRESETS: dict[str, E2EConfig] = {
     # by epoch 3 in every setting tried; e2e-av 2 epochs), and e2e-av fine-tunes from the unimodal weights at a
     # tenth of the learning rate (at 1e-4, Adam moves each of the zero-initialised weights on the other
     # modality's features by up to 1e-4 per step, and with thousands of them the first epoch wiped out
-    # what the unimodal model had learnt), bf16 autocast as ``cpu``.
+    # what the unimodal model had learnt), bf16 autocast as ``cpu``. e2e-av starts as the late fusion of the
+    # two unimodal networks (``fusion_init = "both"``: their LSTMs side by side, 2 x 512 units, heads added
+    # with weights fitted on select): started from the better one alone, early stopping often kept that
+    # starting point and e2e-av gave e2e-audio's numbers exactly, the video branch unused (the default run
+    # before this change, and the RECOLA-sized run).
     "cpu-48px": E2EConfig(audio_variant="released", input_dropout=0.0, crop_size=48, visual_stride=10, batch_size=8,
                           sequence_frames=75, max_epochs=4, max_epochs_initialised=2, learning_rate_initialised=1e-5,
-                          patience_evals=3, precision="bf16-native"),
+                          patience_evals=3, precision="bf16-native", fusion_init="both"),
     # Conformance tests only: tiny LSTM, 16 px crops on 2.5 frames/s, two short epochs. Not a model of anything.
     "smoke": E2EConfig(audio_variant="released", lstm_hidden=8, lstm_layers=1, batch_size=2, crop_size=16,
                        visual_stride=10, sequence_frames=50, max_epochs=2, learning_rate=1e-3,
-                       encode_batch_frames=128),
+                       encode_batch_frames=128, fusion_init="both"),
 }
 
 
@@ -282,6 +306,7 @@ def resolve_config(preset: str, overrides: Mapping[str, Any] | None = None) -> E
 def _validate(config: E2EConfig) -> None:
     choices = {"audio_variant": sorted(AUDIO_VARIANTS), "loss_pool": ["batch", "sequence"],
                "visual_network": ["resnet50", "compact"], "crop_normalisation": ["none", "session"],
+               "fusion_init": ["better", "both"],
                "inference_context": ["overlap", "carry"], "precision": list(PRECISIONS)}
     for name, allowed in choices.items():
         value = getattr(config, name)

@@ -19,7 +19,7 @@ moments only.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Literal
 
@@ -32,6 +32,7 @@ from benchbox.errors import BenchboxError
 from e2e.config import AUDIO_VARIANTS
 
 __all__ = [
+    "side_by_side_fusion",
     "AUDIO_VARIANTS",
     "AUDIO_CHUNK_SAMPLES",
     "AUDIO_FEATURES",
@@ -319,6 +320,57 @@ class EmotionModel(nn.Module):
                 state: tuple[torch.Tensor, torch.Tensor] | None = None):
         """``(predictions (batch, time, num_targets), LSTM state)``; pass the state back to continue."""
         return self.decode(self.encode(audio, video), state)
+
+
+def side_by_side_fusion(model: EmotionModel, unimodal: Mapping[str, Mapping[str, torch.Tensor]],
+                        head_weights: np.ndarray) -> None:
+    """Set the LSTM and head of the audiovisual ``model`` so that it computes a late fusion of two unimodal
+    networks: its LSTM (twice their units) holds both of theirs side by side, block-diagonal (the first
+    half reads only the audio features and its own state, the second only the video features and its
+    own), and its head adds the two heads' outputs with ``head_weights`` (``(targets, 3)``: audio weight,
+    video weight, intercept, as :func:`baselines.fusion.fusion_coefficients`). The cross-modal weights
+    start at zero; fine-tuning end to end learns them. The branches are loaded separately.
+
+    Args:
+        model: An audiovisual network with ``lstm_hidden`` twice the unimodal networks'.
+        unimodal: The state dicts of the unimodal audio and video networks, by modality.
+        head_weights: Per target, the weights of the audio and video predictions and an intercept.
+    """
+    if model.modalities != ("audio", "video"):
+        raise BenchboxError(f"side_by_side_fusion needs an audiovisual network; got modalities {model.modalities}.")
+    hidden, layers = model.lstm.hidden_size, model.lstm.num_layers
+    half = hidden // 2
+    widths = {"audio": model.audio.out_features, "video": model.video.out_features}
+    columns = {"audio": slice(0, widths["audio"]), "video": slice(widths["audio"], sum(widths.values()))}
+    for modality, state in unimodal.items():
+        expected = {f"weight_hh_l{k}": (4 * half, half) for k in range(layers)}
+        expected |= {"weight_ih_l0": (4 * half, widths[modality]), "head.weight": (model.head.out_features, half)}
+        for name, shape in expected.items():
+            key = name if name.startswith("head.") else f"lstm.{name}"
+            if key not in state or tuple(state[key].shape) != shape:
+                raise BenchboxError(f"The stored e2e-{modality} network does not fit this audiovisual network "
+                                    f"side by side ({key}: expected shape {shape}); use the same preset.")
+    weights = torch.as_tensor(np.asarray(head_weights), dtype=torch.float32)
+    with torch.no_grad():
+        for name, value in model.lstm.named_parameters():
+            value.zero_()
+            for index, modality in enumerate(("audio", "video")):
+                source = unimodal[modality][f"lstm.{name}"]
+                rows = [slice(gate * hidden + index * half, gate * hidden + (index + 1) * half) for gate in range(4)]
+                for gate, row in enumerate(rows):  # gates i, f, g, o: each is a block of rows
+                    part = source[gate * half:(gate + 1) * half]
+                    if name.startswith("bias"):
+                        value[row] = part
+                    elif name == "weight_ih_l0":
+                        value[row, columns[modality]] = part
+                    else:  # the previous layer's or its own state: its own half
+                        value[row, index * half:(index + 1) * half] = part
+        model.head.weight.zero_()
+        model.head.bias.copy_(weights[:, 2])
+        for index, modality in enumerate(("audio", "video")):
+            scale = weights[:, index : index + 1]
+            model.head.weight[:, index * half:(index + 1) * half] = scale * unimodal[modality]["head.weight"]
+            model.head.bias += weights[:, index] * unimodal[modality]["head.bias"]
 
 
 def _window_starts(num_frames: int, window_frames: int, hop_frames: int) -> list[int]:

@@ -27,10 +27,12 @@ from, if any. ``e2e-av`` declares ``requires = ("e2e-audio", "e2e-video")`` so t
 those first (same seed, same delay, same data), looks their weights up under the key they were stored
 with (each created with the options the run gives it, ``ModelContext.model_options``, and the preset
 ``e2e-av`` was given explicitly if they have none), loads the audio branch from one and the visual
-branch from the other, starts the fusion LSTM and head as those of the unimodal model with the better
-select CCC (zero weights on the other modality's features, so fine-tuning starts from that model's
-predictions and early stopping, which also scores the starting point, can keep it) and records
-``initialised_from``.
+branch from the other, and starts the fusion LSTM and head as the configuration's ``fusion_init`` says:
+``"both"`` (the CPU presets) holds the two unimodal LSTMs side by side and adds their heads with late-fusion
+weights fitted on their select predictions, so fine-tuning starts from the late fusion of the two networks;
+``"better"`` (the paper preset's fusion LSTM of 256 units) takes the LSTM and head of the unimodal model with
+the better select CCC, with zero weights on the other modality's features. Early stopping also scores the
+starting point and can keep it. It records ``initialised_from`` (with the fusion weights).
 Where a unimodal model's weights are not in the cache, that branch starts from random weights and a
 :class:`UnimodalWeightsMissingWarning` says so (it ends up in the run's report). ``combines_predictions =
 False`` tells the harness that, unlike late fusion, ``e2e-av`` goes through the suite's protocol (delay
@@ -244,8 +246,9 @@ class _E2EModel:
         with atomic.atomic_path(path, suffix=".pt") as tmp:
             torch.save(payload, tmp)
 
-    def _initialise_branches(self, model, train, select, ctx: ModelContext) -> dict[str, Any]:
-        """Load each branch named in :attr:`init_from` from the stored weights of its unimodal model."""
+    def _initialise_branches(self, model, train, select, ctx: ModelContext, select_arrays=None) -> dict[str, Any]:
+        """Load each branch named in :attr:`init_from` from the stored weights of its unimodal model, and the
+        fusion LSTM and head from both (the configuration's ``fusion_init``)."""
         import torch
 
         from benchbox.registry import create_model
@@ -287,8 +290,50 @@ class _E2EModel:
                                 "best_select_global_ccc_mean": stored.get("best_select_global_ccc_mean")}
             sources[modality] = stored["state_dict"]
         if sources and len(sources) == len(self.init_from):
-            record["fusion"] = self._initialise_fusion(model, sources, record)
+            config = self.config_ or self._resolve(ctx)[1]
+            if config.fusion_init == "both":
+                arrays = select_arrays if select_arrays is not None else self._arrays(select, ctx)
+                record.update(self._fuse_side_by_side(model, sources, arrays, ctx, config))
+            else:
+                record["fusion"] = self._initialise_fusion(model, sources, record)
         return record
+
+    def _fuse_side_by_side(self, model, sources: dict[str, dict], select_arrays, ctx: ModelContext,
+                           config) -> dict[str, Any]:
+        """``fusion_init = "both"``: the audiovisual network starts as the late fusion of the two unimodal
+        networks (:func:`e2e.model.side_by_side_fusion`), with weights fitted on their select predictions."""
+        from baselines.fusion import fusion_coefficients
+        from e2e.config import runtime_settings
+        from e2e.model import EmotionModel, predict_frames, side_by_side_fusion
+
+        if not select_arrays:
+            raise BenchboxError(f"{self.name}: fusion_init = 'both' fits its late-fusion start on the select "
+                                f"partition, which is empty.")
+        runtime = runtime_settings(config, ctx.device)
+        predictions = {}
+        for modality in ("audio", "video"):
+            network = EmotionModel((modality,), len(ctx.targets), **config.model_kwargs((modality,)))
+            try:
+                network.load_state_dict(sources[modality])
+            except RuntimeError as exc:
+                raise BenchboxError(f"{self.name}: the stored {self.init_from[modality]!r} weights do not fit a "
+                                    f"{modality} network of this configuration: {exc}") from exc
+            network = network.to(ctx.device).eval()
+            predictions[modality] = np.concatenate([
+                predict_frames(network, {modality: s.inputs[modality]}, window_frames=config.sequence_frames,
+                               context=config.inference_context, encode_batch_frames=config.encode_batch_frames,
+                               device=ctx.device, autocast_bf16=runtime.autocast_bf16)
+                for s in select_arrays])
+        labels = np.concatenate([s.labels for s in select_arrays]).astype(np.float64)
+        weights = np.stack([
+            fusion_coefficients(np.column_stack([predictions["audio"][:, k], predictions["video"][:, k]]),
+                                labels[:, k]) for k in range(labels.shape[1])])
+        side_by_side_fusion(model, sources, weights)
+        names = [self.init_from["audio"], self.init_from["video"], "intercept"]
+        return {"fusion": "both: the two unimodal LSTMs side by side, heads added with late-fusion weights fitted "
+                          "on select; cross-modal weights start at zero",
+                "fusion_weights": {target: dict(zip(names, map(float, row), strict=True))
+                                   for target, row in zip(ctx.targets, weights, strict=True)}}
 
     @staticmethod
     def _initialise_fusion(model, sources: dict[str, dict], record: dict[str, Any]) -> str:
@@ -347,8 +392,10 @@ class _E2EModel:
         with PeakMemory(ctx.device) as peak:
             train_arrays, select_arrays = self._arrays(train, ctx), self._arrays(select, ctx)
             torch.manual_seed(ctx.seed)
-            model = EmotionModel(self.modalities, len(ctx.targets), **config.model_kwargs()).to(ctx.device)
-            self.initialised_from_ = self._initialise_branches(model, train, select, ctx) if self.init_from else None
+            model = EmotionModel(self.modalities, len(ctx.targets), **config.model_kwargs(self.modalities))
+            model = model.to(ctx.device)
+            self.initialised_from_ = (self._initialise_branches(model, train, select, ctx, select_arrays)
+                                      if self.init_from else None)
             initialised = bool(self.initialised_from_ and any(self.initialised_from_.values()))
             if initialised:
                 config = config.for_fine_tuning()
@@ -395,7 +442,7 @@ class _E2EModel:
         preset = self.preset_ or self.preset or "paper"
         config = self.config_ or resolve_config(preset, self.overrides)
         num_targets = self.num_targets_ or 2
-        shape = dict(audio_variant=config.audio_variant, lstm_hidden=config.lstm_hidden,
+        shape = dict(audio_variant=config.audio_variant, lstm_hidden=config.fusion_hidden(self.modalities),
                      lstm_layers=config.lstm_layers, visual_network=config.visual_network)
         video = "video" in self.modalities
         key = (num_targets, config.crop_size, config.visual_stride, *shape.values())

@@ -13,6 +13,7 @@ from benchbox.corpus.avec2016 import load_corpus
 from benchbox.corpus.session import strip_labels
 from benchbox.errors import BenchboxError, MediaError
 from benchbox.faces import cached_face_crops
+from benchbox.metrics import ccc_score
 from benchbox.plugin import ModelContext
 from benchbox.registry import model_info, model_names
 from benchbox.suites import load_suite
@@ -162,7 +163,8 @@ def test_av_model_starts_from_the_unimodal_weights_and_reports_its_cost(corpus, 
 
     monkeypatch.setattr(e2e.trainer, "train_model", spy)
     # fine-tuning from the unimodal weights uses its own learning rate and epoch budget
-    av = E2EAV("smoke", overrides={"learning_rate_initialised": 1e-4, "max_epochs_initialised": 1})
+    av = E2EAV("smoke", overrides={"learning_rate_initialised": 1e-4, "max_epochs_initialised": 1,
+                                   "fusion_init": "better"})
     av.fit(parts.fit, parts.select, ctx)
     config = captured.pop("config")
     assert (config.learning_rate, config.max_epochs) == (1e-4, 1) != (PRESETS["smoke"].learning_rate, None)
@@ -199,7 +201,7 @@ def test_av_model_starts_from_the_unimodal_weights_and_reports_its_cost(corpus, 
     # without stored weights (another seed): the branches keep their random weights, and a warning says so
     other = ModelContext(targets=ctx.targets, seed=1, device="cpu", cache=cache, scratch_dir=tmp_path,
                          logger=ctx.logger)
-    fresh = EmotionModel(("audio", "video"), 2, **PRESETS["smoke"].model_kwargs())
+    fresh = EmotionModel(("audio", "video"), 2, **PRESETS["smoke"].model_kwargs(("audio", "video")))
     before = {k: v.clone() for k, v in fresh.state_dict().items()}
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -208,6 +210,78 @@ def test_av_model_starts_from_the_unimodal_weights_and_reports_its_cost(corpus, 
     assert len(messages) == 2 and "no stored weights of 'e2e-audio'" in messages[0]
     assert record == {"audio": None, "video": None}
     assert all(torch.equal(before[k], v) for k, v in fresh.state_dict().items())
+
+
+def test_side_by_side_fusion_computes_the_late_fusion_of_the_two_networks():
+    from e2e.model import side_by_side_fusion
+
+    shape = dict(audio_variant="released", input_dropout=0.0, lstm_layers=2, visual_network="compact")
+    torch.manual_seed(0)
+    audio = EmotionModel(("audio",), 2, lstm_hidden=8, **shape).eval()
+    video = EmotionModel(("video",), 2, lstm_hidden=8, **shape).eval()
+    av = EmotionModel(("audio", "video"), 2, lstm_hidden=16, **shape).eval()
+    av.audio.load_state_dict(audio.audio.state_dict())
+    av.video.load_state_dict(video.video.state_dict())
+    weights = np.array([[0.7, 0.4, 0.1], [-0.3, 1.2, -0.2]])
+    side_by_side_fusion(av, {"audio": audio.state_dict(), "video": video.state_dict()}, weights)
+    sound, faces = torch.randn(2, 12, 640), torch.rand(2, 12, 3, 16, 16)
+    with torch.no_grad():
+        expected = (audio(audio=sound)[0] * torch.tensor(weights[:, 0], dtype=torch.float32)
+                    + video(video=faces)[0] * torch.tensor(weights[:, 1], dtype=torch.float32)
+                    + torch.tensor(weights[:, 2], dtype=torch.float32))
+        torch.testing.assert_close(av(audio=sound, video=faces)[0], expected, rtol=0, atol=1e-6)
+        # each half of the LSTM reads only its own modality: other faces change only the video half's part
+        other = av(audio=sound, video=torch.rand(2, 12, 3, 16, 16))[0]
+        assert not torch.allclose(other, expected)
+    # the cross-modal blocks start at zero (here: the audio half's input gate on the video features)
+    assert av.lstm.weight_ih_l0[:8, 1280:].abs().sum() == 0 and av.lstm.weight_ih_l0[:8, :1280].abs().sum() > 0
+    narrow = EmotionModel(("audio", "video"), 2, lstm_hidden=8, **shape)
+    with pytest.raises(BenchboxError, match="side by side"):
+        side_by_side_fusion(narrow, {"audio": audio.state_dict(), "video": video.state_dict()}, weights)
+
+
+def test_av_model_starts_as_the_late_fusion_of_both_networks_and_its_predictions_use_the_video(
+        corpus, cache, tmp_path):
+    from baselines.fusion import fusion_coefficients
+
+    parts = load_suite("avec2016").partitions(corpus)
+    ctx = _ctx(tmp_path, cache)
+    audio, video = E2EAudio("smoke"), E2EVideo("smoke")
+    for model in (audio, video):
+        model.fit(parts.fit, parts.select, ctx)
+    assert PRESETS["smoke"].fusion_init == PRESETS["cpu-48px"].fusion_init == "both"
+    av = E2EAV("smoke", overrides={"max_epochs_initialised": 1})
+    av.fit(parts.fit, parts.select, ctx)
+    info = av.profile_info()
+    assert info["initialised_from"]["fusion"].startswith("both")
+    assert av.model_.lstm.hidden_size == 2 * PRESETS["smoke"].lstm_hidden
+    assert info["parameters"] == sum(p.numel() for p in av.model_.parameters())
+    # its start (epoch 0 of the early-stopping history) is the late fusion of the two networks on select
+    select = strip_labels(parts.select)
+    unimodal = {m.name: m.predict(select, ctx) for m in (audio, video)}
+    fused_ccc = []
+    for k, target in enumerate(ctx.targets):
+        x = np.column_stack([np.concatenate([unimodal[name][s.id][:, k] for s in parts.select])
+                             for name in ("e2e-audio", "e2e-video")])
+        y = np.concatenate([s.labels[:, k] for s in parts.select]).astype(np.float64)
+        weights = fusion_coefficients(x, y)
+        stored = info["initialised_from"]["fusion_weights"][target]
+        np.testing.assert_allclose([stored["e2e-audio"], stored["e2e-video"], stored["intercept"]], weights,
+                                   rtol=1e-3, atol=1e-4)
+        fused = np.column_stack([x, np.ones(len(x))]) @ weights
+        fused_ccc.append(ccc_score(y, fused))
+    assert av.result_.history[0]["epoch"] == 0
+    np.testing.assert_allclose(av.result_.history[0]["select_ccc"], fused_ccc, atol=1e-4)
+    # the video branch changes its predictions: not those of e2e-audio, and other faces give other numbers
+    test = strip_labels(parts.test)
+    predicted = av.predict(test, ctx)[test[0].id]
+    assert not np.allclose(predicted, audio.predict(test, ctx)[test[0].id], atol=1e-4)
+    inputs = av._inputs(test[0], ctx)
+    grey = {**inputs, "video": np.full_like(np.asarray(inputs["video"]), 128)}
+    config = av.config_
+    without_faces = predict_frames(av.model_, grey, window_frames=config.sequence_frames,
+                                   context=config.inference_context, encode_batch_frames=config.encode_batch_frames)
+    assert np.abs(without_faces - predicted).max() > 1e-4
 
 
 def test_crop_loader_output_is_checked(corpus, cache, tmp_path):
