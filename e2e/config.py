@@ -180,7 +180,7 @@ PRESETS: dict[str, E2EConfig] = {
     # tenth of the learning rate (at 1e-4, Adam moves each of the zero-initialised weights on the other
     # modality's features by up to 1e-4 per step, and with thousands of them the first epoch wiped out
     # what the unimodal model had learnt), bf16 autocast as ``cpu``. e2e-av starts as the late fusion of the
-    # two unimodal networks (``fusion_init = "both"``: their LSTMs side by side, 2 x 512 units, heads added
+    # two unimodal networks (``fusion_init = "both"``: their LSTMs side by side, 2 x 256 units, heads added
     # with weights fitted on select): started from the better one alone, early stopping often kept that
     # starting point and e2e-av gave e2e-audio's numbers exactly, the video branch unused (the default run
     # before this change, and the RECOLA-sized run).
