@@ -48,7 +48,9 @@ def test_a_format_1_run_folder_is_read_as_the_current_format(format_1_run):
     assert format_1_run.finished_units() == [("egemaps-ridge", 0), ("mean", 0)]
 
 
-def test_a_format_1_run_folder_rescores_bit_identically(format_1_run):
+def test_a_format_1_run_folder_rescores_to_the_last_digits(format_1_run):
+    # Not bit for bit: the stored scores were computed on another CPU, and numpy's vectorised sums round a
+    # last bit differently on AVX2 and AVX-512 (seen: 0.04390423149285575 vs 0.043904231492856556).
     run = format_1_run.read_run()
     stored = format_1_run.scores()
     gold = format_1_run.read_gold(run.targets)
@@ -56,7 +58,7 @@ def test_a_format_1_run_folder_rescores_bit_identically(format_1_run):
     rescored = pd.concat([score_table(gold, format_1_run.read_predictions(m, s, run.targets), model=m, seed=s,
                                       targets=tuple(run.targets), metrics=metrics)
                           for m, s in format_1_run.finished_units()], ignore_index=True)
-    pd.testing.assert_frame_equal(rescored.reset_index(drop=True), stored, check_dtype=False, rtol=0, atol=0)
+    pd.testing.assert_frame_equal(rescored.reset_index(drop=True), stored, check_dtype=False, rtol=1e-12, atol=0)
 
 
 def test_a_format_1_run_folder_gets_new_statistics_and_a_report(format_1_run, capsys):
