@@ -28,7 +28,7 @@ import numpy as np
 from benchbox.cache import Cache
 from benchbox.corpus.session import Session, strip_labels
 from benchbox.errors import BenchboxError, PredictionError
-from benchbox.machine import control_time_s
+from benchbox.machine import CONTROL_WORKLOAD, control_time_s
 from benchbox.plugin import ModelContext
 from benchbox.profiling import gpu_memory_peak, model_size, profiled, timed, uses_torch
 from benchbox.protocol import (
@@ -351,6 +351,7 @@ def run_unit(spec: ModelSpec, seed: int, inputs: UnitInputs, settings: ProtocolS
         "predict_cpu_s": [t for r in records.values() for t in r.predict_cpu_samples_s],
         "fit_control_s": [r.fit_control_s for r in records.values()],
         "predict_control_s": [t for r in records.values() for t in r.predict_control_s],
+        "control_workload": CONTROL_WORKLOAD,
         "predict_media_s": round(media_s, 3),
         "timing_repeats": max(1, inputs.timing_repeats),
         "peak_gpu_mb": max(gpu) if gpu else None,

@@ -15,7 +15,9 @@ from plugin_packages import install_plugin_package
 
 from benchbox.cli import main
 from benchbox.gate import Baseline, compare_baselines, load_thresholds
+from benchbox.gate.baseline import UNNAMED_CONTROL
 from benchbox.gate.thresholds import Thresholds
+from benchbox.machine import CONTROL_WORKLOAD, control_workload
 from benchbox.metrics import ccc_score, rmse_error
 
 GATE_PLUGINS = '''
@@ -314,6 +316,7 @@ def test_every_unit_records_its_profile_and_profile_writes_traces(gate_site, gat
     html = (out / "report.html").read_text()
     assert 'title="linear coefficients 178">178<' in html and 'title="torch tensors 4">4<' in html
     assert "n/a" in html and "calibration workload" in html
+    assert folder.unit_status("mean", 0).timing["control_workload"] == CONTROL_WORKLOAD
 
 
 def test_timings_from_another_machine_are_compared_per_calibration_time(runs):
@@ -341,3 +344,54 @@ def test_timings_from_another_machine_are_compared_per_calibration_time(runs):
     assert predict.verdict == "regression" and predict.ratio == pytest.approx(2.0)
     assert "other machine" in predict.note and "factor 1.5" in predict.note
     assert slower.exit_code(allow_missing=True) == 2
+
+
+def test_timings_are_divided_by_controls_only_where_both_sides_timed_the_same_control(runs):
+    """A run whose predict calls and controls both take twice as long passes per control; the same run
+    against a baseline that named no control workload (benchbox before 2026-12, another control) is compared
+    raw and fails, and the note says why."""
+    import dataclasses
+
+    base = Baseline.from_run(runs["base"])
+    sleepy = base.models["gate-sleepy"]
+    assert sleepy.timing["control_workloads"] == [CONTROL_WORKLOAD]
+
+    def slowed(workloads: list[str]) -> Baseline:
+        timing = {**sleepy.timing, "predict_s": [t * 2 for t in sleepy.timing["predict_s"]],
+                  "predict_control_s": [t * 2 for t in sleepy.timing["predict_control_s"]],
+                  "control_workloads": workloads}
+        return dataclasses.replace(base, models={"gate-sleepy": dataclasses.replace(sleepy, timing=timing)})
+
+    def predict(result):
+        return next(f for f in result.findings if f.model == "gate-sleepy" and f.figure == "predict RTF")
+
+    same = predict(compare_baselines(base, slowed([CONTROL_WORKLOAD]), Thresholds()))
+    assert same.verdict == "ok" and same.ratio == pytest.approx(1.0) and "per control" in same.note
+    other = predict(compare_baselines(base, slowed([UNNAMED_CONTROL]), Thresholds()))
+    assert other.verdict == "regression" and other.ratio == pytest.approx(2.0)
+    assert "raw" in other.note and "different control workloads" in other.note
+
+
+def test_the_control_workload_allocates_nothing():
+    """The control's time must not depend on what the process allocated before it (a conv1d control whose
+    buffer glibc mapped and unmapped on every call read twice as slow before a model's first allocations):
+    after its inputs exist, it allocates nothing in numpy (tracemalloc) or torch (the profiler's memory
+    events; a few bytes for the scalar of an in-place multiply)."""
+    import tracemalloc
+
+    from torch.profiler import ProfilerActivity, profile
+
+    control_workload()  # inputs made once per process
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        control_workload()
+        numpy_peak = tracemalloc.get_traced_memory()[1] - before
+    finally:
+        tracemalloc.stop()
+    assert numpy_peak < 4096
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as trace:
+        control_workload()
+    allocated = sum(max(event.cpu_memory_usage, 0) for event in trace.events())
+    assert allocated < 4096

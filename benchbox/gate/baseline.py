@@ -15,8 +15,8 @@ baseline shows in code review; only ``benchbox baseline`` writes one. It holds:
 - per model, seed and target, the per-session sufficient sums (n, sum x, sum y, sum x^2, sum y^2,
   sum xy): enough for the paired session randomisation test, without the predictions;
 - per model, the timing samples: fit seconds per delay candidate, predict seconds per call, the control
-  workload's seconds timed right before each, and the media seconds predicted (the real-time factor is
-  their ratio).
+  workload's seconds timed right before each and which control workload it was, and the media seconds
+  predicted (the real-time factor is their ratio).
 
 :meth:`Baseline.from_run` makes one from a run folder; ``benchbox compare`` uses it on both folders, so
 that ``check`` and ``compare`` apply the same rules to the same figures.
@@ -41,10 +41,12 @@ from benchbox.metrics import METRICS, SufficientStats, UndefinedMetricWarning
 from benchbox.record import RunFolder, RunRecord, now_utc
 from benchbox.record._codec import RecordFormatError, check_format, from_jsonable, to_jsonable
 
-__all__ = ["BASELINE_FORMAT", "Baseline", "BaselineKey", "ModelBaseline", "MetricValue", "GATE_METRICS",
-           "protocol_sha256", "corpus_identity"]
+__all__ = ["BASELINE_FORMAT", "UNNAMED_CONTROL", "Baseline", "BaselineKey", "ModelBaseline", "MetricValue",
+           "GATE_METRICS", "protocol_sha256", "corpus_identity"]
 
 BASELINE_FORMAT = 1
+#: The control workload of units that do not name theirs (benchbox before 2026-12).
+UNNAMED_CONTROL = "conv1d control (unnamed)"
 _KEY = "benchbox_baseline_format"
 
 
@@ -233,7 +235,7 @@ def _timing(run: RunRecord, name: str, seeds: list[int]) -> dict[str, Any]:
     """Timing samples of a model's used seeds: fit seconds per delay candidate, predict seconds per call,
     media seconds per predict call, and the machine the samples were taken on."""
     entry = run.model(name)
-    fit, predict, media, machines, fit_control, predict_control = [], [], [], set(), [], []
+    fit, predict, media, machines, fit_control, predict_control, controls = [], [], [], set(), [], [], set()
     for seed in seeds:
         status = entry.units.get(seed) if entry else None
         if status is None or not status.done:
@@ -246,6 +248,7 @@ def _timing(run: RunRecord, name: str, seeds: list[int]) -> dict[str, Any]:
             predict_control += list(timing.get("predict_control_s") or [])
             media.append(timing.get("predict_media_s"))
             machines.add(timing.get("machine_id"))
+            controls.add(timing.get("control_workload") or UNNAMED_CONTROL)
         else:  # format 2: one mean fit and one predict figure per unit
             if status.fit_s is not None and status.fits:
                 fit.append(status.fit_s / status.fits)
@@ -256,4 +259,5 @@ def _timing(run: RunRecord, name: str, seeds: list[int]) -> dict[str, Any]:
     controlled = len(fit_control) == len(fit) and len(predict_control) == len(predict)
     return {"fit_s": fit, "predict_s": predict, "predict_media_s": float(np.mean(media_s)) if media_s else None,
             "fit_control_s": fit_control if controlled else [], "predict_control_s": predict_control if controlled
-            else [], "machine_ids": sorted(m for m in machines if m)}
+            else [], "control_workloads": sorted(controls) if controlled else [],
+            "machine_ids": sorted(m for m in machines if m)}

@@ -28,7 +28,7 @@ from typing import Literal
 
 import numpy as np
 
-from benchbox.gate.baseline import Baseline, ModelBaseline
+from benchbox.gate.baseline import UNNAMED_CONTROL, Baseline, ModelBaseline
 from benchbox.gate.thresholds import Thresholds
 from benchbox.metrics import UndefinedMetricWarning
 from benchbox.stats.paired import paired_randomisation_test
@@ -214,6 +214,13 @@ def _samples(model: ModelBaseline, figure: str) -> tuple[np.ndarray, np.ndarray 
     return seconds, controls
 
 
+def _same_control(old: ModelBaseline, new: ModelBaseline) -> bool:
+    """Whether both sides' controls timed the same workload (a baseline made before baselines named it ran
+    the unnamed conv1d control)."""
+    workloads = {w for model in (old, new) for w in (model.timing.get("control_workloads") or [UNNAMED_CONTROL])}
+    return len(workloads) == 1
+
+
 def _shown(model: ModelBaseline, figure: str, seconds: np.ndarray) -> float:
     """The median as the table shows it: seconds per fit, or the predict real-time factor."""
     median = float(np.median(seconds))
@@ -239,7 +246,8 @@ def _speed_findings(name: str, base: Baseline, current: Baseline, thresholds: Th
                                     f"too fast to time (< {thresholds.min_timed_s:g} s)"))
             continue
         factor = thresholds.factor_for(name, figure) if same_machine else thresholds.cross_machine_factor
-        if thresholds.use_control and old_controls is not None and new_controls is not None:
+        controlled = old_controls is not None and new_controls is not None
+        if thresholds.use_control and controlled and _same_control(old_model, new_model):
             old, new = old_seconds / old_controls, new_seconds / new_controls
             how = "per control"
         elif same_machine:
@@ -256,7 +264,9 @@ def _speed_findings(name: str, base: Baseline, current: Baseline, thresholds: Th
         if old.size >= MIN_SPEED_SAMPLES and new.size >= MIN_SPEED_SAMPLES:
             p = float(mannwhitneyu(new, old, alternative="greater").pvalue)
         measured = f"{ratio:.2f}x {how}" + ("" if how == "raw" else f", {raw:.2f}x raw") + \
-            ("" if same_machine else ", other machine")
+            ("" if same_machine else ", other machine") + \
+            (" (the two sides timed different control workloads)" if thresholds.use_control and controlled
+             and how != "per control" else "")
         if ratio > factor:
             verdict = "regression" if p is not None and p < thresholds.alpha else "suspect"
             note = f"{measured} > factor {factor:g}" + (

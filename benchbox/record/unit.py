@@ -106,7 +106,8 @@ class UnitStatus:
     process: dict[str, Any] = dataclasses.field(default_factory=dict)
     #: The harness's timings (format 3): fit_s and fit_cpu_s per delay candidate, predict_s and
     #: predict_cpu_s per predict call (every candidate x ``--timing-repeats``), fit_control_s and
-    #: predict_control_s (the control workload timed right before each), predict_media_s, timing_repeats,
+    #: predict_control_s (the control workload timed right before each), control_workload (which one;
+    #: absent: the conv1d control of benchbox before 2026-12), predict_media_s, timing_repeats,
     #: peak_gpu_mb, machine_id.
     timing: dict[str, Any] = dataclasses.field(default_factory=dict)
     #: parameters, parameters_counted, flops_per_media_second (None: not counted, shown as n/a).
