@@ -46,6 +46,7 @@ __all__ = [
     "compact_resnet",
     "predict_frames",
     "frames_to_tensor",
+    "host_tensor",
     "augment_crops",
     "count_parameters",
     "parameter_count",
@@ -440,6 +441,21 @@ def predict_frames(model: EmotionModel, inputs: dict[str, np.ndarray], *, window
     return out
 
 
+def host_tensor(array: np.ndarray) -> torch.Tensor:
+    """``array`` as a CPU tensor, sharing its memory where torch may (a copy of a read-only array: memory-mapped
+    cache entries are read-only, and torch warns on them and must not write into them).
+
+    Example:
+        >>> frozen = np.zeros(3, dtype=np.float32); frozen.flags.writeable = False
+        >>> host_tensor(frozen).tolist()
+        [0.0, 0.0, 0.0]
+    """
+    array = np.asarray(array)
+    if not array.flags.writeable:
+        array = np.array(array)
+    return torch.from_numpy(np.ascontiguousarray(array))
+
+
 def frames_to_tensor(modality: str, array: np.ndarray | torch.Tensor, device) -> torch.Tensor:
     """A batch of frames as a float tensor on ``device``.
 
@@ -447,13 +463,7 @@ def frames_to_tensor(modality: str, array: np.ndarray | torch.Tensor, device) ->
     [0, 1]) or float in [0, 1], and come back channels-first ``(..., 3, H, W)``. A tensor already on the
     device (a resident training set) is converted there without a copy through host memory.
     """
-    if isinstance(array, torch.Tensor):
-        tensor = array.to(device)
-    else:
-        array = np.asarray(array)
-        if not array.flags.writeable:  # memory-mapped cache entries are read-only; torch wants writable memory
-            array = np.array(array)
-        tensor = torch.from_numpy(np.ascontiguousarray(array)).to(device)
+    tensor = array.to(device) if isinstance(array, torch.Tensor) else host_tensor(array).to(device)
     if modality != "video":
         return tensor.float()
     scaled = tensor.float() / 255.0 if tensor.dtype == torch.uint8 else tensor.float()

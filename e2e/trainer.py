@@ -38,7 +38,7 @@ from benchbox.protocol import global_ccc
 from e2e.config import E2EConfig, RuntimeSettings, runtime_settings
 from e2e.data import SessionArrays, epoch_windows, window_batch
 from e2e.loss import ccc_loss
-from e2e.model import EmotionModel, augment_crops, frames_to_tensor, predict_frames
+from e2e.model import EmotionModel, augment_crops, frames_to_tensor, host_tensor, predict_frames
 
 __all__ = ["TrainResult", "train_model", "train_step", "prepare_model", "evaluate_global_ccc", "CHECKPOINT_FORMAT"]
 
@@ -116,8 +116,9 @@ class _Batches:
         self.sessions, self.window, self.device = sessions, window, device
         self.resident = None
         if runtime.resident_data:
-            self.resident = [({m: torch.from_numpy(np.ascontiguousarray(v)).to(device) for m, v in s.inputs.items()},
-                              torch.from_numpy(np.asarray(s.labels, dtype=np.float32)).to(device)) for s in sessions]
+            # read-only memory-mapped cache entries are copied once on the way (host_tensor)
+            self.resident = [({m: host_tensor(v).to(device) for m, v in s.inputs.items()},
+                              host_tensor(np.asarray(s.labels, dtype=np.float32)).to(device)) for s in sessions]
 
     def __call__(self, windows: Sequence[tuple[int, int]]) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         if self.resident is None:

@@ -109,11 +109,16 @@ def test_resident_batches_and_channels_last_give_the_host_path_results():
     sessions = [SessionArrays(f"s{i}", {"audio": rng.standard_normal((30, 640)).astype(np.float32),
                                         "video": rng.integers(0, 256, (30, 16, 16, 3), dtype=np.uint8)},
                               rng.standard_normal((30, 2)).astype(np.float32)) for i in range(2)]
+    for session in sessions:  # as the memory-mapped cache entries the trainer gets
+        for array in (*session.inputs.values(), session.labels):
+            array.flags.writeable = False
     host = RuntimeSettings("cpu", False, False, False, False, resident_data=False)
     resident = RuntimeSettings("cpu", False, True, False, False, resident_data=True)
     windows = [(1, 3), (0, 10)]
-    (a_inputs, a_labels), (b_inputs, b_labels) = _Batches(sessions, 12, "cpu", host)(windows), \
-        _Batches(sessions, 12, "cpu", resident)(windows)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch warns on read-only arrays (seen on CUDA runs: resident path)
+        (a_inputs, a_labels), (b_inputs, b_labels) = _Batches(sessions, 12, "cpu", host)(windows), \
+            _Batches(sessions, 12, "cpu", resident)(windows)
     assert torch.equal(a_labels, b_labels) and a_inputs["video"].shape == (2, 12, 3, 16, 16)
     for modality in ("audio", "video"):
         assert torch.equal(a_inputs[modality], b_inputs[modality])
