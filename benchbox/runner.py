@@ -202,7 +202,18 @@ def _unit_inputs(config: RunConfig, partitions, machine_id: str) -> UnitInputs:
     return UnitInputs(partitions=partitions, targets=config.suite.targets, frame_step_s=config.suite.frame_step_s,
                       device=config.device, cache=Cache(_cache_dir(config)),
                       model_options=config.suite.model_options, corpus_modalities=config.corpus.modalities,
-                      timing_repeats=config.timing_repeats, profile=config.profile, machine_id=machine_id)
+                      timing_repeats=config.timing_repeats, profile=config.profile, machine_id=machine_id,
+                      run_cores=_run_cores(config))
+
+
+def _run_cores(config: RunConfig) -> int | None:
+    """The cores the run's units share (``--jobs``; the local executor's default, every core this process
+    may use; None for a Ray cluster given no ``--jobs``: its size is the cluster's)."""
+    from benchbox.executors.local import available_cores
+
+    if config.jobs:
+        return config.jobs
+    return None if config.executor == "ray" else available_cores()
 
 
 def _run_units(config: RunConfig, folder: RunFolder, inputs: UnitInputs):

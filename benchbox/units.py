@@ -64,6 +64,9 @@ class UnitInputs:
             (:func:`benchbox.profiling.profiled`).
         machine_id: the machine the run is timed on (:func:`benchbox.machine.machine_id`), kept with the
             timings of each unit.
+        run_cores: the cores the run's units and feature jobs share (``--jobs``), kept with the timings of
+            each unit: a unit that holds fewer was timed while other work could run beside it (None: not
+            known, e.g. a Ray cluster without ``--jobs``).
     """
 
     partitions: Partitions
@@ -76,6 +79,7 @@ class UnitInputs:
     timing_repeats: int = 1
     profile: bool = False
     machine_id: str | None = None
+    run_cores: int | None = None
 
     @property
     def scored(self) -> list:
@@ -356,6 +360,7 @@ def run_unit(spec: ModelSpec, seed: int, inputs: UnitInputs, settings: ProtocolS
         "timing_repeats": max(1, inputs.timing_repeats),
         "peak_gpu_mb": max(gpu) if gpu else None,
         "machine_id": inputs.machine_id,
+        "run_cores": inputs.run_cores,
     }
     status = UnitStatus(
         model=spec.name, seed=seed, status="done", finished_at=now_utc(),

@@ -372,6 +372,26 @@ def test_timings_are_divided_by_controls_only_where_both_sides_timed_the_same_co
     assert "raw" in other.note and "different control workloads" in other.note
 
 
+def test_timings_taken_beside_other_work_are_noted(runs):
+    """The fixture's runs use every core (default --jobs) and each of its models one CPU: on a machine of
+    several cores, their units were timed while others could run beside them, and the check says so."""
+    import dataclasses
+
+    from benchbox.executors.local import available_cores
+
+    base = Baseline.from_run(runs["base"])
+    beside = available_cores() > 1
+    assert {m.timing["beside_other_work"] for m in base.models.values()} == {beside}
+    note = "timed units while other units or feature jobs could run"
+    assert any(note in n for n in compare_baselines(base, base, Thresholds()).notes) == beside
+    alone = dataclasses.replace(base, models={name: dataclasses.replace(
+        m, timing={**m.timing, "beside_other_work": False}) for name, m in base.models.items()})
+    assert not any(note in n for n in compare_baselines(alone, alone, Thresholds()).notes)
+    result = compare_baselines(alone, base, Thresholds())
+    assert any(n.startswith("The run timed units") for n in result.notes) == beside
+    assert not any(note in n for n in compare_baselines(alone, base, Thresholds(), speed=False).notes)
+
+
 def test_the_control_workload_allocates_nothing():
     """The control's time must not depend on what the process allocated before it (a conv1d control whose
     buffer glibc mapped and unmapped on every call read twice as slow before a model's first allocations):

@@ -236,6 +236,7 @@ def _timing(run: RunRecord, name: str, seeds: list[int]) -> dict[str, Any]:
     media seconds per predict call, and the machine the samples were taken on."""
     entry = run.model(name)
     fit, predict, media, machines, fit_control, predict_control, controls = [], [], [], set(), [], [], set()
+    beside: list[bool | None] = []
     for seed in seeds:
         status = entry.units.get(seed) if entry else None
         if status is None or not status.done:
@@ -249,6 +250,7 @@ def _timing(run: RunRecord, name: str, seeds: list[int]) -> dict[str, Any]:
             media.append(timing.get("predict_media_s"))
             machines.add(timing.get("machine_id"))
             controls.add(timing.get("control_workload") or UNNAMED_CONTROL)
+            beside.append(_timed_beside_other_work(timing, status.process))
         else:  # format 2: one mean fit and one predict figure per unit
             if status.fit_s is not None and status.fits:
                 fit.append(status.fit_s / status.fits)
@@ -260,4 +262,21 @@ def _timing(run: RunRecord, name: str, seeds: list[int]) -> dict[str, Any]:
     return {"fit_s": fit, "predict_s": predict, "predict_media_s": float(np.mean(media_s)) if media_s else None,
             "fit_control_s": fit_control if controlled else [], "predict_control_s": predict_control if controlled
             else [], "control_workloads": sorted(controls) if controlled else [],
-            "machine_ids": sorted(m for m in machines if m)}
+            "machine_ids": sorted(m for m in machines if m),
+            "beside_other_work": True if any(beside) else (False if beside and None not in beside else None)}
+
+
+def _timed_beside_other_work(timing: Mapping[str, Any], process: Mapping[str, Any] | None) -> bool | None:
+    """Whether a unit was timed while other units or feature jobs could run on the run's other cores: it
+    held fewer CPUs than the run used (``--jobs``). None where the unit did not record both.
+
+    Example:
+        >>> _timed_beside_other_work({"run_cores": 2}, {"threads": 1})
+        True
+        >>> _timed_beside_other_work({"run_cores": 2}, {"threads": 2}), _timed_beside_other_work({}, {"threads": 1})
+        (False, None)
+    """
+    cores, threads = timing.get("run_cores"), (process or {}).get("threads")
+    if not cores or not threads:
+        return None
+    return threads < cores

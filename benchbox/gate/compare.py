@@ -113,6 +113,8 @@ def compare_baselines(base: Baseline, current: Baseline, thresholds: Thresholds,
     same_machine = _same_machine(base, current)
     if speed and not same_machine:
         notes.append(_cross_machine_note(base, current, thresholds))
+    if speed and (beside := _beside_other_work_note(base, current)):
+        notes.append(beside)
     if base.corpus_fingerprint and current.corpus_fingerprint and base.corpus_fingerprint != current.corpus_fingerprint:
         notes.append(f"The generated corpus's bytes differ from the baseline's (fingerprint "
                      f"{base.corpus_fingerprint[:12]} -> {current.corpus_fingerprint[:12]}; same generator and "
@@ -199,6 +201,17 @@ def _cross_machine_note(base: Baseline, current: Baseline, thresholds: Threshold
             f"x{base.machine.get('cpu_count')} vs {current.machine.get('cpu_model')} "
             f"x{current.machine.get('cpu_count')}){calibration}: "
             f"{scaling} and compared with the factor {thresholds.cross_machine_factor:g}.")
+
+
+def _beside_other_work_note(base: Baseline, current: Baseline) -> str | None:
+    """A note where either side timed a unit while other work could run on the run's other cores."""
+    sides = [side for side, run in (("the baseline", base), ("the run", current))
+             if any(model.timing.get("beside_other_work") for model in run.models.values())]
+    if not sides:
+        return None
+    return (f"{' and '.join(sides).capitalize()} timed units while other units or feature jobs could run on the "
+            f"other cores (--jobs above a unit's CPUs): such timings vary more; `benchbox run --jobs 1` times "
+            f"units one at a time (README, \"Gating CI\").")
 
 
 def _samples(model: ModelBaseline, figure: str) -> tuple[np.ndarray, np.ndarray | None]:
