@@ -9,10 +9,14 @@ import sys
 from importlib import metadata
 from pathlib import Path
 
-__all__ = ["environment_info", "device_description", "cpu_name", "resolve_device"]
+__all__ = ["environment_info", "device_description", "cpu_name", "resolve_device", "package_versions"]
 
-_PACKAGES = ("benchbox", "numpy", "scipy", "pandas", "scikit-learn", "xgboost", "opensmile", "torch",
-             "torchvision", "torchaudio", "av", "soundfile", "opencv-python-headless")
+#: The packages a run records, by distribution name, with the module each provides: another distribution of
+#: the same module (``xgboost-cpu``, ``opencv-python``, ``opencv-contrib-python``) is found through it.
+_PACKAGES = {"benchbox": "benchbox", "numpy": "numpy", "scipy": "scipy", "pandas": "pandas",
+             "scikit-learn": "sklearn", "xgboost": "xgboost", "opensmile": "opensmile", "torch": "torch",
+             "torchvision": "torchvision", "torchaudio": "torchaudio", "av": "av", "soundfile": "soundfile",
+             "opencv-python-headless": "cv2"}
 
 
 def _git_commit(folder: Path) -> str | None:
@@ -60,17 +64,29 @@ def device_description(device: str) -> str:
     return f"cpu: {cpu_name()} x {os.cpu_count()}"
 
 
-def environment_info(device: str) -> dict:
-    versions = {}
-    for name in _PACKAGES:
+def package_versions() -> dict[str, str | None]:
+    """Version of each package a run depends on, by its usual distribution name; where another distribution
+    provides the module, its version and name (``"3.2.0 (xgboost-cpu)"``); None where none does."""
+    versions: dict[str, str | None] = {}
+    providers = None
+    for name, module in _PACKAGES.items():
         try:
             versions[name] = metadata.version(name)
+            continue
         except metadata.PackageNotFoundError:
-            versions[name] = None
+            pass
+        if providers is None:
+            providers = metadata.packages_distributions()  # scans every installed distribution: only when needed
+        others = sorted(set(providers.get(module, [])))
+        versions[name] = ", ".join(f"{metadata.version(d)} ({d})" for d in others) or None
+    return versions
+
+
+def environment_info(device: str) -> dict:
     return {
         "python": sys.version.split()[0],
         "platform": platform.platform(),
-        "packages": versions,
+        "packages": package_versions(),
         "git_commit": _git_commit(Path(__file__).resolve().parent),
         "device": device,
         "device_name": device_description(device),

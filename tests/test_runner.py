@@ -157,3 +157,28 @@ def test_a_folder_accumulates_models_and_seeds_of_later_commands(foreign_corpus,
         ("egemaps-ridge", 0), ("mean", 0), ("mean", 1), ("mean", 2)]
     board = folder.leaderboard()
     assert dict(zip(board["model"], board["seeds"], strict=True)) == {"egemaps-ridge": 1, "mean": 3}
+
+
+def test_package_versions_name_another_distribution_of_the_same_module(monkeypatch):
+    """A run records xgboost's version also where ``xgboost-cpu`` provides it (as on a machine whose image had
+    it), and OpenCV's where ``opencv-python`` does; a module nobody provides is None."""
+    from importlib import metadata
+
+    from benchbox import environment
+
+    assert all(environment.package_versions().values())  # this environment: every package, by its usual name
+    real = metadata.version
+    replaced = {"xgboost": "xgboost-cpu", "opencv-python-headless": "opencv-python", "opensmile": None}
+
+    def version(name):
+        if name in replaced:
+            raise metadata.PackageNotFoundError(name)
+        return {"xgboost-cpu": "3.2.0", "opencv-python": "4.12.0.88"}.get(name) or real(name)
+
+    monkeypatch.setattr(metadata, "version", version)
+    providers = {"xgboost": ["xgboost-cpu"], "cv2": ["opencv-python"]}
+    monkeypatch.setattr(metadata, "packages_distributions", lambda: providers)
+    versions = environment.package_versions()
+    assert versions["xgboost"] == "3.2.0 (xgboost-cpu)"
+    assert versions["opencv-python-headless"] == "4.12.0.88 (opencv-python)"
+    assert versions["opensmile"] is None and versions["numpy"] == real("numpy")
