@@ -52,9 +52,7 @@ def _gate_usage_error(parser: argparse.ArgumentParser, message: str) -> None:
 def _add_gate_commands(commands) -> None:
     baseline = commands.add_parser("baseline", help="write a run's regression baseline (scores, per-session "
                                                     "sums, timings, machine) to commit to your repository")
-    baseline.add_argument("run_dir", nargs="+", metavar="RUN_DIR",
-                          help="run folder; several runs of the same command on one machine pool their timing "
-                               "samples (scores from the first), for steadier speed figures")
+    baseline.add_argument("run_dir")
     baseline.add_argument("--out", required=True, metavar="FILE.json", help="baseline file to write")
     check = commands.add_parser("check", help="check a run against a baseline file: score and speed regressions "
                                               "(exit 0 pass, 1 score, 2 speed, 3 not comparable, 4 usage)")
@@ -382,19 +380,12 @@ def _cmd_stats(args) -> int:
 
 def _cmd_baseline(args) -> int:
     from benchbox.gate import Baseline
-    from benchbox.gate.baseline import score_differences
 
-    runs = [Baseline.from_run(run_dir) for run_dir in args.run_dir]
-    baseline = Baseline.pooled(runs)
+    baseline = Baseline.from_run(args.run_dir)
     path = baseline.write(args.out)
-    pooled = f", timings of {len(runs)} runs" if len(runs) > 1 else ""
     print(f"baseline of {len(baseline.models)} model(s) ({', '.join(baseline.models)}) on "
           f"{baseline.key.suite} v{baseline.key.suite_version}, {len(baseline.key.sessions)} "
-          f"{baseline.key.partition} sessions, machine {baseline.machine_id}{pooled}: {path}")
-    differences = score_differences(runs)
-    if differences:
-        print(f"note: the runs' scores differ in {len(differences)} figure(s); the baseline keeps the first "
-              f"run's ({runs[0].source}):", *differences[:10], sep="\n  ")
+          f"{baseline.key.partition} sessions, machine {baseline.machine_id}: {path}")
     return 0
 
 

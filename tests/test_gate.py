@@ -14,9 +14,8 @@ import pytest
 from plugin_packages import install_plugin_package
 
 from benchbox.cli import main
-from benchbox.errors import BenchboxError
 from benchbox.gate import Baseline, compare_baselines, load_thresholds
-from benchbox.gate.baseline import UNNAMED_CONTROL, score_differences
+from benchbox.gate.baseline import UNNAMED_CONTROL
 from benchbox.gate.thresholds import Thresholds
 from benchbox.machine import CONTROL_WORKLOAD, control_workload
 from benchbox.metrics import ccc_score, rmse_error
@@ -391,38 +390,6 @@ def test_timings_taken_beside_other_work_are_noted(runs):
     result = compare_baselines(alone, base, Thresholds())
     assert any(n.startswith("The run timed units") for n in result.notes) == beside
     assert not any(note in n for n in compare_baselines(alone, base, Thresholds(), speed=False).notes)
-
-
-def test_a_baseline_of_several_runs_pools_their_timings_and_still_catches_a_slow_down(runs, capsys, tmp_path):
-    """`benchbox baseline RUN RUN ...`: the first run's scores, every run's timing samples; runs of another
-    benchmark or machine refused; scores that differ between the runs named."""
-    import dataclasses
-
-    capsys.readouterr()
-    path = tmp_path / "pooled.json"
-    assert main(["baseline", str(runs["base"]), str(runs["again"]), "--out", str(path)]) == 0
-    assert "timings of 2 runs" in capsys.readouterr().out
-    pooled, base, again = Baseline.read(path), Baseline.from_run(runs["base"]), Baseline.from_run(runs["again"])
-    sleepy = pooled.models["gate-sleepy"].timing
-    assert sleepy["runs"] == 2 and pooled.source == "base, again"
-    for field in ("fit_s", "predict_s", "predict_control_s"):
-        assert sleepy[field] == base.models["gate-sleepy"].timing[field] + again.models["gate-sleepy"].timing[field]
-    assert pooled.models["gate-sleepy"].scores == base.models["gate-sleepy"].scores
-    assert score_differences([base, again]) == []  # the same command: bit-identical scores
-    assert main(["check", str(runs["again"]), "--against", str(path)]) == 0
-    assert main(["check", str(runs["slow"]), "--against", str(path), "--allow-missing"]) == 2
-
-    other_version = dataclasses.replace(again, key=dataclasses.replace(again.key, suite_version="0.9.0"))
-    with pytest.raises(BenchboxError, match="not runs of the same benchmark.*suite_version"):
-        Baseline.pooled([base, other_version])
-    with pytest.raises(BenchboxError, match="another machine"):
-        Baseline.pooled([base, dataclasses.replace(again, machine_id="elsewhere")])
-    noisy = again.models["gate-noisy-mean"]
-    moved = {**noisy.scores, "arousal": {**noisy.scores["arousal"], "ccc": dataclasses.replace(
-        noisy.scores["arousal"]["ccc"], value=noisy.scores["arousal"]["ccc"].value + 0.05)}}
-    changed = dataclasses.replace(again, models={**again.models, "gate-noisy-mean": dataclasses.replace(
-        noisy, scores=moved)})
-    assert [d.split(":")[0] for d in score_differences([base, changed])] == ["gate-noisy-mean arousal ccc"]
 
 
 def test_the_control_workload_allocates_nothing():

@@ -19,9 +19,7 @@ baseline shows in code review; only ``benchbox baseline`` writes one. It holds:
   predicted (the real-time factor is their ratio).
 
 :meth:`Baseline.from_run` makes one from a run folder; ``benchbox compare`` uses it on both folders, so
-that ``check`` and ``compare`` apply the same rules to the same figures. :meth:`Baseline.pooled` pools the
-timing samples of several runs of the same command on one machine (scores from the first), so that one slow
-or fast baseline run moves the speed figures less.
+that ``check`` and ``compare`` apply the same rules to the same figures.
 """
 
 from __future__ import annotations
@@ -30,7 +28,7 @@ import dataclasses
 import hashlib
 import json
 import warnings
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -44,7 +42,7 @@ from benchbox.record import RunFolder, RunRecord, now_utc
 from benchbox.record._codec import RecordFormatError, check_format, from_jsonable, to_jsonable
 
 __all__ = ["BASELINE_FORMAT", "UNNAMED_CONTROL", "Baseline", "BaselineKey", "ModelBaseline", "MetricValue",
-           "GATE_METRICS", "protocol_sha256", "corpus_identity", "score_differences"]
+           "GATE_METRICS", "protocol_sha256", "corpus_identity"]
 
 BASELINE_FORMAT = 1
 #: The control workload of units that do not name theirs (benchbox before 2026-12).
@@ -178,73 +176,6 @@ class Baseline:
         return cls(key=key, machine=dict(env.machine), machine_id=env.machine_id, calibration_s=env.calibration_s,
                    models=models, corpus_fingerprint=run.corpus.fingerprint, source=folder.root.resolve().name,
                    created_at=now_utc(), git_commit=env.git_commit)
-
-
-    @classmethod
-    def pooled(cls, baselines: Sequence[Baseline]) -> Baseline:
-        """One baseline of several runs of the same command on the same machine: the first run's models, scores
-        and per-session sums, and every run's timing samples, so that one slow or fast run moves the speed
-        figures less (the median and the Mann-Whitney test see every run's samples). The runs must share the
-        compatibility key and the machine; :func:`score_differences` says where their scores differ."""
-        first = baselines[0]
-        for other in baselines[1:]:
-            differences = first.key.differences(other.key)
-            if differences:
-                raise BenchboxError(f"{other.source} and {first.source} are not runs of the same benchmark, so "
-                                    f"they cannot make one baseline: {differences[0]}.")
-            if other.machine_id != first.machine_id:
-                raise BenchboxError(f"{other.source} was timed on another machine ({other.machine_id}) than "
-                                    f"{first.source} ({first.machine_id}); a baseline pools the timings of one "
-                                    f"machine. Make it from runs on one machine.")
-        if len(baselines) == 1:
-            return first
-        models = {name: dataclasses.replace(model, timing=_pooled_timing(
-            [b.models[name].timing for b in baselines if name in b.models])) for name, model in first.models.items()}
-        calibrations = [b.calibration_s for b in baselines if b.calibration_s]
-        return dataclasses.replace(first, models=models, source=", ".join(b.source for b in baselines),
-                                   calibration_s=float(np.median(calibrations)) if calibrations else None)
-
-
-def score_differences(baselines: Sequence[Baseline], *, tolerance: float = 1e-9) -> list[str]:
-    """Where a later run's scores differ from the first's by more than ``tolerance`` (a pooled baseline keeps
-    the first run's): ``"model target metric: first X, source Y"``."""
-    first, out = baselines[0], []
-    for other in baselines[1:]:
-        for name, model in first.models.items():
-            theirs = other.models.get(name)
-            for target, metrics in model.scores.items():
-                for metric, mine in metrics.items():
-                    value = theirs.scores.get(target, {}).get(metric) if theirs else None
-                    a, b = mine.value, value.value if value else None
-                    if (a is None) != (b is None) or (a is not None and abs(a - b) > tolerance):
-                        out.append(f"{name} {target} {metric}: {first.source} {_figure(a)}, {other.source} "
-                                   f"{_figure(b)}")
-    return out
-
-
-def _figure(value: float | None) -> str:
-    return "none" if value is None else f"{value:.6g}"
-
-
-def _pooled_timing(timings: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """The timing samples of several runs of one model as one (see :func:`_timing` for the fields); controls
-    only where every run timed them."""
-    def joined(field: str) -> list[float]:
-        return [x for timing in timings for x in timing.get(field) or []]
-
-    controlled = all(len(t.get("fit_control_s") or []) == len(t.get("fit_s") or []) and
-                     len(t.get("predict_control_s") or []) == len(t.get("predict_s") or []) for t in timings)
-    media = [t["predict_media_s"] for t in timings if t.get("predict_media_s")]
-    beside = [t.get("beside_other_work") for t in timings]
-    return {"fit_s": joined("fit_s"), "predict_s": joined("predict_s"),
-            "predict_media_s": float(np.mean(media)) if media else None,
-            "fit_control_s": joined("fit_control_s") if controlled else [],
-            "predict_control_s": joined("predict_control_s") if controlled else [],
-            "control_workloads": sorted({w for t in timings for w in t.get("control_workloads") or []})
-            if controlled else [],
-            "machine_ids": sorted({m for t in timings for m in t.get("machine_ids") or []}),
-            "beside_other_work": True if any(beside) else (False if None not in beside else None),
-            "runs": sum(int(t.get("runs") or 1) for t in timings)}
 
 
 def corpus_identity(fingerprint: str, generator: Mapping[str, Any] | None) -> str:
