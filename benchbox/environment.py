@@ -72,13 +72,11 @@ def package_versions() -> dict[str, str | None]:
     for name, module in _PACKAGES.items():
         try:
             versions[name] = metadata.version(name)
-            continue
         except metadata.PackageNotFoundError:
-            pass
-        if providers is None:
-            providers = metadata.packages_distributions()  # scans every installed distribution: only when needed
-        others = sorted(set(providers.get(module, [])))
-        versions[name] = ", ".join(f"{metadata.version(d)} ({d})" for d in others) or None
+            if providers is None:  # scans every installed distribution: only when needed
+                providers = metadata.packages_distributions()
+            others = sorted(set(providers.get(module, [])))
+            versions[name] = ", ".join(f"{metadata.version(d)} ({d})" for d in others) or None
     return versions
 
 

@@ -23,7 +23,15 @@ from benchbox.cache import Cache, benchbox_home
 from benchbox.corpus.session import Corpus
 from benchbox.environment import environment_info
 from benchbox.errors import BenchboxError, SuiteError
-from benchbox.executors import EXECUTORS, LocalExecutor, UnitJob, UnitOutcome, cpu_shares, without_scored_labels
+from benchbox.executors import (
+    EXECUTORS,
+    LocalExecutor,
+    UnitJob,
+    UnitOutcome,
+    available_cores,
+    cpu_shares,
+    without_scored_labels,
+)
 from benchbox.features import FeatureOutcome, feature_jobs, feature_requests
 from benchbox.record import (
     CorpusInfo,
@@ -209,8 +217,6 @@ def _unit_inputs(config: RunConfig, partitions, machine_id: str) -> UnitInputs:
 def _run_cores(config: RunConfig) -> int | None:
     """The cores the run's units share (``--jobs``; the local executor's default, every core this process
     may use; None for a Ray cluster given no ``--jobs``: its size is the cluster's)."""
-    from benchbox.executors.local import available_cores
-
     if config.jobs:
         return config.jobs
     return None if config.executor == "ray" else available_cores()
