@@ -38,6 +38,7 @@ __all__ = [
     "AUDIO_FEATURES",
     "VISUAL_FEATURES",
     "VISUAL_NETWORKS",
+    "CROP_COLOURS",
     "AudioBranch",
     "VisualBranch",
     "EmotionModel",
@@ -63,6 +64,12 @@ VISUAL_FEATURES = 2_048
 
 _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
+#: ITU-R BT.601 luma weights of R, G, B (``colour="grey"`` in :class:`VisualBranch`).
+_LUMA = (0.299, 0.587, 0.114)
+#: Choices of :class:`VisualBranch`'s ``colour``.
+CROP_COLOURS = ("rgb", "grey")
+#: Added to a crop's SD before dividing by it (a flat crop stays finite: it becomes zeros).
+_STANDARDISE_EPS = 1e-3
 
 
 def same_conv1d(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
@@ -183,9 +190,22 @@ class VisualBranch(nn.Module):
             else a local torchvision ``resnet50`` state dict (``fc.*`` entries, if present, are ignored).
         network: ``"resnet50"`` (the paper: 2,048 features) or ``"compact"`` (:func:`compact_resnet`, 256
             features; random initialisation only).
+        colour: ``"rgb"`` (the paper) or ``"grey"``: the crop's luma (BT.601) on all three channels, so that
+            skin, hair and background colours -- which tell a handful of training subjects apart -- are not
+            there to learn, and ImageNet weights still fit.
+        standardise: Standardise each crop with its own mean and SD (over pixels and channels) instead of
+            the ImageNet normalisation: takes out exposure, lighting and skin brightness, leaves the
+            shapes of mouth, eyes and brows.
+
+    Example:
+        >>> branch = VisualBranch(network="compact", colour="grey", standardise=True)
+        >>> crops = torch.rand(2, 3, 48, 48)
+        >>> bool(torch.allclose(branch(crops), branch(crops * 0.5 + 0.2), atol=2e-3))  # exposure is gone
+        True
     """
 
-    def __init__(self, pretrained_weights: str | Path | None = None, network: str = "resnet50") -> None:
+    def __init__(self, pretrained_weights: str | Path | None = None, network: str = "resnet50", *,
+                 colour: str = "rgb", standardise: bool = False) -> None:
         super().__init__()
         from torchvision.models import resnet50
 
@@ -197,7 +217,10 @@ class VisualBranch(nn.Module):
         if network != "resnet50" and not is_random_init(pretrained_weights):
             raise BenchboxError(f"Pretrained weights ({pretrained_weights}) are ResNet-50 weights; the {network!r} "
                                 f"visual network starts from random weights (visual_pretrained_weights = 'none').")
-        self.network = network
+        if colour not in CROP_COLOURS:
+            raise BenchboxError(f"The 'colour' parameter of VisualBranch must be one of {list(CROP_COLOURS)}. "
+                                f"Got {colour!r} instead.")
+        self.network, self.colour, self.standardise = network, colour, bool(standardise)
         if network == "resnet50":
             self.resnet = resnet50(weights=None)
             self.resnet.fc = nn.Identity()
@@ -207,6 +230,7 @@ class VisualBranch(nn.Module):
             self.out_features = COMPACT_WIDTHS[-1]
         self.register_buffer("mean", torch.tensor(_IMAGENET_MEAN).view(1, 3, 1, 1), persistent=False)
         self.register_buffer("std", torch.tensor(_IMAGENET_STD).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("luma", torch.tensor(_LUMA).view(1, 3, 1, 1), persistent=False)
         #: Feed the trunk channels-last crops (set with the network in that format, on CUDA).
         self.channels_last = False
         path = visual_weights_file(pretrained_weights, "VisualBranch")
@@ -232,8 +256,19 @@ class VisualBranch(nn.Module):
                 f"unexpected {_first(unexpected)}."
             )
 
+    def normalise(self, crops: torch.Tensor) -> torch.Tensor:
+        """What the trunk sees of ``(N, 3, H, W)`` crops in [0, 1]: grey or colour, standardised per crop or
+        with ImageNet's statistics."""
+        if self.colour == "grey":
+            crops = (crops * self.luma).sum(dim=1, keepdim=True).expand(-1, 3, -1, -1)
+        if self.standardise:
+            mean = crops.mean(dim=(1, 2, 3), keepdim=True)
+            sd = crops.std(dim=(1, 2, 3), keepdim=True)
+            return (crops - mean) / (sd + _STANDARDISE_EPS)
+        return (crops - self.mean) / self.std
+
     def forward(self, crops: torch.Tensor) -> torch.Tensor:
-        crops = (crops - self.mean) / self.std
+        crops = self.normalise(crops)
         if self.channels_last:
             crops = crops.contiguous(memory_format=torch.channels_last)
         return self.resnet(crops)
@@ -258,6 +293,8 @@ class EmotionModel(nn.Module):
         lstm_layers: LSTM layers (2).
         visual_pretrained_weights: Starting weights of :class:`VisualBranch` (see :mod:`e2e.weights`).
         visual_network: Trunk of :class:`VisualBranch`: ``"resnet50"`` (the paper) or ``"compact"``.
+        crop_colour: ``"rgb"`` or ``"grey"`` crops in :class:`VisualBranch`.
+        crop_standardise: Standardise each crop with its own statistics in :class:`VisualBranch`.
         visual_stride: The ResNet sees every ``visual_stride``-th frame of a sequence (its first frame,
             then every ``visual_stride`` frames) and each of those frames' features is held for the
             following ``visual_stride - 1`` frames; 1 (the paper) encodes every frame.
@@ -272,7 +309,7 @@ class EmotionModel(nn.Module):
                  audio_variant: Literal["paper", "released"] = "paper", input_dropout: float = 0.5,
                  lstm_hidden: int = 256, lstm_layers: int = 2,
                  visual_pretrained_weights: str | Path | None = None, visual_stride: int = 1,
-                 visual_network: str = "resnet50") -> None:
+                 visual_network: str = "resnet50", crop_colour: str = "rgb", crop_standardise: bool = False) -> None:
         super().__init__()
         if not isinstance(visual_stride, int) or visual_stride < 1:
             raise BenchboxError(f"The 'visual_stride' parameter of EmotionModel must be a positive integer. "
@@ -286,8 +323,8 @@ class EmotionModel(nn.Module):
                 f"Got {sorted(set(modalities))} instead."
             )
         self.audio = AudioBranch(audio_variant, input_dropout=input_dropout) if "audio" in self.modalities else None
-        self.video = (VisualBranch(visual_pretrained_weights, visual_network) if "video" in self.modalities
-                      else None)
+        self.video = (VisualBranch(visual_pretrained_weights, visual_network, colour=crop_colour,
+                                   standardise=crop_standardise) if "video" in self.modalities else None)
         features = sum(b.out_features for b in (self.audio, self.video) if b is not None)
         self.lstm = nn.LSTM(features, lstm_hidden, num_layers=lstm_layers, batch_first=True)
         self.head = nn.Linear(lstm_hidden, num_targets)

@@ -458,6 +458,8 @@ class _E2EModel:
             "crop_size_px": config.crop_size if video else None,
             "visual_network": config.visual_network if video else None,
             "crop_normalisation": config.crop_normalisation if video else None,
+            "crop_colour": config.crop_colour if video else None,
+            "crop_standardise": config.crop_standardise if video else None,
             "visual_frames_per_s": round(25.0 / config.visual_stride, 3) if video else None,
             "visual_pretrained_weights": describe_weights(config.visual_pretrained_weights) if video else None,
             "visual_pretrained_weights_sha256": _weights_digest(config.visual_pretrained_weights) if video else None,

@@ -80,6 +80,28 @@ def test_visual_branch_gives_2048_features_and_normalises_inside():
     torch.testing.assert_close(branch.mean.flatten(), torch.tensor([0.485, 0.456, 0.406]))
 
 
+def test_grey_standardised_crops_ignore_colour_and_exposure():
+    torch.manual_seed(0)
+    branch = VisualBranch(network="compact", colour="grey", standardise=True).eval()
+    crops = torch.rand(4, 3, 24, 24)
+    luma = (crops * torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)).sum(dim=1, keepdim=True)
+    grey = luma.expand(-1, 3, -1, -1)  # the same luma without colour
+    seen = branch.normalise(crops)
+    torch.testing.assert_close(seen.mean(dim=(1, 2, 3)), torch.zeros(4), atol=1e-5, rtol=0)
+    torch.testing.assert_close(seen.std(dim=(1, 2, 3)), torch.ones(4), atol=1e-2, rtol=0)
+    assert torch.equal(seen[:, 0], seen[:, 2])
+    with torch.no_grad():
+        features = branch(crops)
+        torch.testing.assert_close(branch(grey), features, atol=1e-4, rtol=1e-4)
+        torch.testing.assert_close(branch(0.6 * crops + 0.1), features, atol=2e-3, rtol=2e-2)  # exposure
+        rgb = VisualBranch(network="compact").eval()
+        assert not torch.allclose(rgb(grey), rgb(crops), atol=1e-3)  # the paper's input keeps colour
+    flat = torch.full((1, 3, 8, 8), 0.5)
+    assert torch.isfinite(branch.normalise(flat)).all() and float(branch.normalise(flat).abs().max()) == 0.0
+    with pytest.raises(BenchboxError, match=r"'colour' parameter of VisualBranch must be one of \['rgb', 'grey'\]"):
+        VisualBranch(network="compact", colour="gray")
+
+
 def test_visual_branch_loads_a_local_state_dict_and_names_bad_files(tmp_path):
     torch.manual_seed(0)
     source = VisualBranch()

@@ -44,7 +44,8 @@ def test_e2e_audio_passes_the_conformance_check(foreign_corpus):
 def test_default_preset_follows_the_device_and_is_reported(tmp_path, monkeypatch):
     monkeypatch.delenv("BENCHBOX_E2E_PRESET", raising=False)
     assert E2EAudio()._resolve(_ctx(tmp_path))[0] == "cpu"
-    assert E2EVideo()._resolve(_ctx(tmp_path))[0] == E2EAV()._resolve(_ctx(tmp_path))[0] == "cpu-48px"
+    assert E2EVideo()._resolve(_ctx(tmp_path))[0] == "cpu-video"
+    assert E2EAV()._resolve(_ctx(tmp_path))[0] == "cpu-48px"
     assert E2EAudio()._resolve(_ctx(tmp_path, device="cuda"))[0] == "paper"
     assert E2EAV()._resolve(_ctx(tmp_path, device="cuda"))[0] == "paper"
     assert E2EAudio("smoke")._resolve(_ctx(tmp_path, device="cuda"))[0] == "smoke"
@@ -53,7 +54,7 @@ def test_default_preset_follows_the_device_and_is_reported(tmp_path, monkeypatch
     assert source == "option"
     # the variable is read once, by the harness (benchbox.specs), and reaches the plugin as its preset option
     monkeypatch.setenv("BENCHBOX_E2E_PRESET", "paper")
-    assert E2EVideo()._resolve(_ctx(tmp_path))[::2] == ("cpu-48px", "default for cpu")
+    assert E2EVideo()._resolve(_ctx(tmp_path))[::2] == ("cpu-video", "default for cpu")
     spec = spec_for_factory(E2EVideo, "e2e-video")
     assert spec.options == {"preset": "paper"} and spec.option_sources == {"preset": "$BENCHBOX_E2E_PRESET"}
     assert spec.create()._resolve(_ctx(tmp_path))[::2] == ("paper", "option")
@@ -62,8 +63,12 @@ def test_default_preset_follows_the_device_and_is_reported(tmp_path, monkeypatch
         spec_for_factory(E2EVideo, "e2e-video").create()
     info = E2EAudio("paper").profile_info()  # unfitted: the figures of the named preset
     assert info["preset"] == "paper" and info["audio_variant"] == "paper" and info["parameters"] > 8_000_000
-    video = E2EVideo("cpu-48px").profile_info()
-    assert video["crop_size_px"] == 48 and video["visual_frames_per_s"] == 2.5 and not video["paper_preset"]
+    video = E2EVideo().profile_info()  # unfitted, no preset: the paper's figures
+    assert video["crop_colour"] == "rgb" and video["crop_standardise"] is False
+    video = E2EVideo("cpu-video").profile_info()
+    assert video["crop_size_px"] == 48 and video["visual_frames_per_s"] == 5.0 and not video["paper_preset"]
+    assert video["visual_network"] == "compact" and video["crop_colour"] == "grey" and video["crop_standardise"]
+    assert E2EAudio().profile_info()["crop_colour"] is None
 
 
 def test_video_plugin_reads_crops_through_its_loader(foreign_corpus):

@@ -173,3 +173,12 @@ def test_presets_resolve_with_clear_errors():
         resolve_config("cpu", {"learning_rte": 1})
     with pytest.raises(BenchboxError, match="'audio_variant' parameter .* Got 'big' instead"):
         resolve_config("cpu", {"audio_variant": "big"})
+    with pytest.raises(BenchboxError, match=r"'crop_colour' parameter .* one of \['rgb', 'grey'\]. Got 'gray'"):
+        resolve_config("cpu-video", {"crop_colour": "gray"})
+    with pytest.raises(BenchboxError, match="'crop_standardise' parameter .* true or false. Got 'yes' instead"):
+        resolve_config("cpu-video", {"crop_standardise": "yes"})
+    # e2e-av (cpu-48px) reads e2e-video's (cpu-video) stored visual branch: the trunk and its input must match
+    video, av = PRESETS["cpu-video"], PRESETS["cpu-48px"]
+    for field in ("visual_network", "crop_colour", "crop_standardise", "crop_size", "crop_normalisation",
+                  "visual_stride", "lstm_hidden", "lstm_layers", "audio_variant"):
+        assert getattr(video, field) == getattr(av, field), field
