@@ -13,7 +13,7 @@ The harness creates a fresh plugin per annotation-delay candidate and hands it a
 delay and post-processing are the harness's job, not the model's. Preset (see :mod:`e2e.config`): the
 constructor's ``preset`` (the harness sets it from ``$BENCHBOX_E2E_PRESET`` where a run gives none, see
 ``environment_options``), else ``paper`` on CUDA and the CPU preset of the model's modalities on the CPU
-(``cpu`` for audio, ``cpu-48px`` for the visual models). The preset name and
+(``cpu`` for audio, ``cpu-video`` for video, ``cpu-48px`` for audio-visual). The preset name and
 everything it changes are always in :meth:`profile_info`. Single fields of :class:`e2e.config.E2EConfig` can
 be changed with keyword arguments (``E2EVideo(visual_pretrained_weights="resnet50.pth")``; the same as
 ``overrides={...}``), which is how a suite's ``[models.options.<name>]`` and ``benchbox run --option``
@@ -555,7 +555,8 @@ class E2EVideo(_E2EModel):
     name = "e2e-video"
     modalities = frozenset({"video"})
     description = ("End-to-end visual model (Tzirakis et al. 2017): ResNet-50 on face crops, 2-layer LSTM, CCC "
-                   "loss; preset 'paper' (96 px, every frame) on CUDA, 'cpu-48px' (48 px, 2.5 frames/s) on CPU.")
+                   "loss; preset 'paper' (96 px, every frame) on CUDA, 'cpu-video' (a compact residual trunk on grey, "
+                   "standardised 48 px crops, 5 frames/s) on CPU.")
 
 
 class E2EAV(_E2EModel):
@@ -569,4 +570,5 @@ class E2EAV(_E2EModel):
     combines_predictions = False
     init_from = {"audio": "e2e-audio", "video": "e2e-video"}
     description = ("End-to-end audiovisual model (Tzirakis et al. 2017): audio CNN + ResNet-50 features into a "
-                   "2-layer LSTM, CCC loss, initialised from e2e-audio and e2e-video and fine-tuned end to end.")
+                   "2-layer LSTM, CCC loss, initialised from e2e-audio and e2e-video and fine-tuned end to end; "
+                   "on CPU (preset 'cpu-48px') the visual trunk of e2e-video's 'cpu-video'.")
