@@ -49,6 +49,7 @@ __all__ = [
     "frames_to_tensor",
     "host_tensor",
     "augment_crops",
+    "flip_crops",
     "count_parameters",
     "parameter_count",
     "flops_per_media_second",
@@ -537,6 +538,24 @@ def augment_crops(crops: torch.Tensor, *, enlarge: float = 110 / 96, brightness:
     mean = out.mean(dim=(-3, -2, -1), keepdim=True)
     out = ((out - mean) * factor + mean + shift).clamp(0.0, 1.0)
     return out.reshape(shape)
+
+
+def flip_crops(crops: torch.Tensor, probability: float = 0.5) -> torch.Tensor:
+    """Mirror each face crop of ``(..., 3, H, W)`` left to right with ``probability``, independently.
+
+    A mirrored face shows the same expression on another face (a smile stays a smile), so flips add
+    appearance variety without changing what the labels describe. Uses the global torch RNG (reproducible
+    under a seed, restored with a checkpoint).
+
+    Example:
+        >>> crops = torch.arange(4.0).view(1, 1, 1, 4).expand(8, 3, 2, 4)
+        >>> sorted({tuple(c[0, 0].tolist()) for c in flip_crops(crops)})
+        [(0.0, 1.0, 2.0, 3.0), (3.0, 2.0, 1.0, 0.0)]
+    """
+    shape = crops.shape
+    flat = crops.reshape(-1, *shape[-3:])
+    mirrored = (torch.rand(flat.shape[0]) < probability).to(flat.device)
+    return torch.where(mirrored[:, None, None, None], flat.flip(-1), flat).reshape(shape)
 
 
 def count_parameters(module: nn.Module) -> int:

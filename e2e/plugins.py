@@ -402,7 +402,7 @@ class _E2EModel:
                 self.fine_tuning_ = {"learning_rate": config.learning_rate, "max_epochs": config.max_epochs}
             self.result_ = train_model(model, train_arrays, select_arrays, config, seed=ctx.seed, device=ctx.device,
                                        checkpoint_path=ctx.scratch_dir / f"{self.name}-checkpoint.pt",
-                                       logger=ctx.logger, augment_video=config.video_augment,
+                                       logger=ctx.logger, augment_video=True,
                                        evaluate_initial=initialised, fingerprint_extra=self.initialised_from_)
         self.fit_memory_ = peak.as_dict()
         self.model_ = model

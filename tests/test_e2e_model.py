@@ -11,6 +11,7 @@ from e2e.model import (
     EmotionModel,
     VisualBranch,
     channel_max_pool,
+    flip_crops,
     flops_per_media_second,
     parameter_count,
     predict_frames,
@@ -177,6 +178,19 @@ def test_crop_augmentation_keeps_shape_and_range_and_follows_the_seed():
     assert torch.equal(first, augment_crops(crops))
     assert first.shape == crops.shape and first.min() >= 0 and first.max() <= 1
     assert not torch.equal(first, crops)
+
+
+def test_flips_mirror_about_half_the_crops_and_follow_the_seed():
+    crops = torch.rand(200, 3, 8, 8)
+    torch.manual_seed(0)
+    flipped = flip_crops(crops)
+    torch.manual_seed(0)
+    assert torch.equal(flip_crops(crops), flipped)
+    mirrored = [bool(torch.equal(out, crop.flip(-1))) for out, crop in zip(flipped, crops, strict=True)]
+    kept = [bool(torch.equal(out, crop)) for out, crop in zip(flipped, crops, strict=True)]
+    assert all(m != k for m, k in zip(mirrored, kept, strict=True)) and 70 < sum(mirrored) < 130
+    assert flip_crops(torch.rand(2, 5, 3, 8, 8)).shape == (2, 5, 3, 8, 8)  # (batch, time, ...) as trained
+    assert torch.equal(flip_crops(crops, probability=0.0), crops)
 
 
 def test_crop_augmentation_without_colour_only_moves_the_crop():

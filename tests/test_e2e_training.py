@@ -177,6 +177,9 @@ def test_presets_resolve_with_clear_errors():
         resolve_config("cpu-video", {"crop_colour": "gray"})
     with pytest.raises(BenchboxError, match="'crop_standardise' parameter .* true or false. Got 'yes' instead"):
         resolve_config("cpu-video", {"crop_standardise": "yes"})
+    assert PRESETS["cpu-video"].augments_video and not PRESETS["cpu-video"].video_augment
+    assert PRESETS["cpu-video"].video_flip and not PRESETS["paper"].video_flip and PRESETS["paper"].augments_video
+    assert not resolve_config("cpu-video", {"video_flip": False}).augments_video
     # e2e-av (cpu-48px) reads e2e-video's (cpu-video) stored visual branch: the trunk and its input must match
     video, av = PRESETS["cpu-video"], PRESETS["cpu-48px"]
     for field in ("visual_network", "crop_colour", "crop_standardise", "crop_size", "crop_normalisation",
