@@ -548,6 +548,7 @@ def flip_crops(crops: torch.Tensor, probability: float = 0.5) -> torch.Tensor:
     under a seed, restored with a checkpoint).
 
     Example:
+        >>> _ = torch.manual_seed(0)
         >>> crops = torch.arange(4.0).view(1, 1, 1, 4).expand(8, 3, 2, 4)
         >>> sorted({tuple(c[0, 0].tolist()) for c in flip_crops(crops)})
         [(0.0, 1.0, 2.0, 3.0), (3.0, 2.0, 1.0, 0.0)]
