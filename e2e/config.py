@@ -18,13 +18,16 @@ from typing import Any
 from benchbox.errors import BenchboxError
 from benchbox.registry import did_you_mean
 
-__all__ = ["AUDIO_VARIANTS", "PRECISIONS", "E2EConfig", "PRESETS", "RuntimeSettings", "check_config_fields",
-           "check_preset", "cpu_has_native_bf16", "default_preset", "resolve_config", "runtime_settings"]
+__all__ = ["AUDIO_VARIANTS", "CROP_COLOURS", "PRECISIONS", "E2EConfig", "PRESETS", "RuntimeSettings",
+           "check_config_fields", "check_preset", "cpu_has_native_bf16", "default_preset", "resolve_config",
+           "runtime_settings"]
 
 #: Kernel sizes (first, second convolution) of the audio CNN. ``paper``: the figure of Tzirakis et al.
 #: 2017 (80 samples = 5 ms at 16 kHz, then 4,000 samples = 500 ms at 8 kHz); ``released``: the authors'
 #: released TensorFlow code (20, then 40).
 AUDIO_VARIANTS: dict[str, tuple[int, int]] = {"paper": (80, 4_000), "released": (20, 40)}
+#: Choices of :attr:`E2EConfig.crop_colour` (see :class:`e2e.model.VisualBranch`).
+CROP_COLOURS = ("rgb", "grey")
 #: Choices of :attr:`E2EConfig.precision`.
 PRECISIONS = ("auto", "bf16-native", "fp32", "bf16")
 
@@ -166,6 +169,12 @@ class E2EConfig:
                 "crop_standardise": self.crop_standardise}
 
 
+#: What ``cpu-video`` (e2e-video) and ``cpu-48px`` (e2e-av) share: the visual trunk, its input and training
+#: augmentation (e2e-av reads e2e-video's stored branch), the audio branch of ``cpu``; see the presets below.
+_CPU_VISUAL = E2EConfig(audio_variant="released", input_dropout=0.0, visual_network="compact", crop_colour="grey",
+                        crop_standardise=True, crop_size=48, visual_stride=5, video_augment=False, video_flip=True,
+                        learning_rate=1e-3, precision="bf16-native", fusion_init="both")
+
 PRESETS: dict[str, E2EConfig] = {
     # As published: figure kernels, ResNet-50 started from ImageNet weights (torchvision's IMAGENET1K_V1,
     # fetched through its weights API into torch's cache), 96 px crops on every frame, 2 x 256 LSTM, Adam
@@ -187,7 +196,7 @@ PRESETS: dict[str, E2EConfig] = {
     # bfloat16 instructions (1.4-2x faster; float32 elsewhere).
     "cpu": E2EConfig(audio_variant="released", input_dropout=0.0, learning_rate=2e-4, batch_size=8,
                      sequence_frames=75, max_epochs=12, patience_evals=5, precision="bf16-native"),
-    # CPU-sized visual trunk, shared by e2e-video (preset ``cpu-video``) and e2e-av (``cpu-48px``). Deviations
+    # CPU-sized visual trunk (_CPU_VISUAL), shared by e2e-video (``cpu-video``) and e2e-av (``cpu-48px``). Deviations
     # from the paper, needed for a network trained from random weights on six training subjects on two CPU
     # cores to learn expressions rather than faces: a compact residual trunk (4 BasicBlocks, 1.2 M parameters,
     # e2e.model.compact_resnet) instead of ResNet-50 (a random ResNet-50 memorised the six training faces:
@@ -211,15 +220,10 @@ PRESETS: dict[str, E2EConfig] = {
     # that starting point and e2e-av gave e2e-audio's numbers exactly) and fine-tunes for at most 2 epochs
     # at a hundredth of the learning rate (the cross-modal weights start at zero; at a large rate Adam moves
     # thousands of them at once and the first epoch wiped out what the unimodal models had learnt).
-    "cpu-video": E2EConfig(audio_variant="released", input_dropout=0.0, visual_network="compact", crop_colour="grey",
-                           crop_standardise=True, crop_size=48, visual_stride=5, video_augment=False,
-                           video_flip=True, learning_rate=1e-3, batch_size=32, sequence_frames=25, max_epochs=20,
-                           patience_evals=20, precision="bf16-native", fusion_init="both"),
-    "cpu-48px": E2EConfig(audio_variant="released", input_dropout=0.0, visual_network="compact", crop_colour="grey",
-                          crop_standardise=True, crop_size=48, visual_stride=5, video_augment=False,
-                          video_flip=True, learning_rate=1e-3, batch_size=8, sequence_frames=75, max_epochs=4,
-                          max_epochs_initialised=2, learning_rate_initialised=1e-5, patience_evals=3,
-                          precision="bf16-native", fusion_init="both"),
+    "cpu-video": dataclasses.replace(_CPU_VISUAL, batch_size=32, sequence_frames=25, max_epochs=20,
+                                     patience_evals=20),
+    "cpu-48px": dataclasses.replace(_CPU_VISUAL, batch_size=8, sequence_frames=75, max_epochs=4,
+                                    max_epochs_initialised=2, learning_rate_initialised=1e-5, patience_evals=3),
     # Conformance tests only: tiny LSTM, 16 px crops on 2.5 frames/s, two short epochs. Not a model of anything.
     "smoke": E2EConfig(audio_variant="released", lstm_hidden=8, lstm_layers=1, batch_size=2, crop_size=16,
                        visual_stride=10, sequence_frames=50, max_epochs=2, learning_rate=1e-3,
@@ -345,7 +349,7 @@ def resolve_config(preset: str, overrides: Mapping[str, Any] | None = None) -> E
 def _validate(config: E2EConfig) -> None:
     choices = {"audio_variant": sorted(AUDIO_VARIANTS), "loss_pool": ["batch", "sequence"],
                "visual_network": ["resnet50", "compact"], "crop_normalisation": ["none", "session"],
-               "crop_colour": ["rgb", "grey"],
+               "crop_colour": list(CROP_COLOURS),
                "fusion_init": ["better", "both"],
                "inference_context": ["overlap", "carry"], "precision": list(PRECISIONS)}
     for name, allowed in choices.items():

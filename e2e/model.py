@@ -29,7 +29,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from benchbox.errors import BenchboxError
-from e2e.config import AUDIO_VARIANTS
+from e2e.config import AUDIO_VARIANTS, CROP_COLOURS
 
 __all__ = [
     "side_by_side_fusion",
@@ -67,8 +67,6 @@ _IMAGENET_MEAN = (0.485, 0.456, 0.406)
 _IMAGENET_STD = (0.229, 0.224, 0.225)
 #: ITU-R BT.601 luma weights of R, G, B (``colour="grey"`` in :class:`VisualBranch`).
 _LUMA = (0.299, 0.587, 0.114)
-#: Choices of :class:`VisualBranch`'s ``colour``.
-CROP_COLOURS = ("rgb", "grey")
 #: Added to a crop's SD before dividing by it (a flat crop stays finite: it becomes zeros).
 _STANDARDISE_EPS = 1e-3
 
