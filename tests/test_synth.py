@@ -140,6 +140,25 @@ def test_a_session_does_not_depend_on_corpus_size_or_worker_count(corpus, larger
     assert (corpus / relative).read_bytes() == (larger_corpus / relative).read_bytes()
 
 
+def test_in_process_generation_renders_on_one_opencv_thread_like_the_workers(tmp_path, monkeypatch):
+    """The worker processes render on one OpenCV thread; this process does too, then restores its count."""
+    seen = []
+    real = generate_module.generate_session
+
+    def spy(root, session_id, *, seed, seconds):
+        seen.append(cv2.getNumThreads())
+        return real(root, session_id, seed=seed, seconds=seconds)
+
+    monkeypatch.setattr(generate_module, "generate_session", spy)
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(3)
+    try:
+        synthesize(tmp_path / "t", train=1, dev=0, test=0, seconds=0.4, workers=1)
+        assert seen == [1] and cv2.getNumThreads() == 3
+    finally:
+        cv2.setNumThreads(before)
+
+
 def test_same_seed_gives_identical_decoded_frames(corpus, larger_corpus):
     first = decoded_frames(corpus / "recordings_video" / "test_1.mp4")
     second = decoded_frames(larger_corpus / "recordings_video" / "test_1.mp4")

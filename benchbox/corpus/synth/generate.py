@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import multiprocessing
 import numbers
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
@@ -118,6 +119,19 @@ def _init_worker() -> None:
     cv2.setNumThreads(1)
 
 
+@contextlib.contextmanager
+def _one_opencv_thread() -> Iterator[None]:
+    """Render on one OpenCV thread in this process (restoring its count after), the setting of the workers."""
+    import cv2
+
+    before = cv2.getNumThreads()
+    cv2.setNumThreads(1)
+    try:
+        yield
+    finally:
+        cv2.setNumThreads(before)
+
+
 def _check_count(name: str, value) -> int:
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 0:
         raise CorpusError(f"The '{name}' parameter of synthesize must be an integer >= 0. Got {value!r} instead.")
@@ -211,8 +225,9 @@ def synthesize(
             stale.unlink()
     jobs = [_SessionJob(str(root), session_id, seed, seconds) for session_id in session_ids]
     if workers == 1 or len(jobs) == 1:
-        for job in jobs:
-            _report(progress, _run_with_note(job))
+        with _one_opencv_thread():  # as in a worker process, so that both paths render alike
+            for job in jobs:
+                _report(progress, _run_with_note(job))
     else:
         context = multiprocessing.get_context("spawn")
         with ProcessPoolExecutor(max_workers=min(workers, len(jobs)), mp_context=context,
