@@ -28,11 +28,13 @@ those first (same seed, same delay, same data), looks their weights up under the
 with (each created with the options the run gives it, ``ModelContext.model_options``, and the preset
 ``e2e-av`` was given explicitly if they have none), loads the audio branch from one and the visual
 branch from the other, and starts the fusion LSTM and head as the configuration's ``fusion_init`` says:
-``"both"`` (the CPU presets) holds the two unimodal LSTMs side by side and adds their heads with late-fusion
-weights fitted on their select predictions, so fine-tuning starts from the late fusion of the two networks;
-``"better"`` (the paper preset's fusion LSTM of 256 units) takes the LSTM and head of the unimodal model with
-the better select CCC, with zero weights on the other modality's features. Early stopping also scores the
-starting point and can keep it. It records ``initialised_from`` (with the fusion weights).
+``"both"`` (the CPU presets) holds the two unimodal LSTMs side by side and starts each target's head as that
+of the network with the better select CCC on that target (:func:`better_branch_weights`), so that it starts
+as the audio network on arousal and the video network on valence where select says so, and fine-tuning
+learns the cross-modal weights; ``"better"`` (the paper preset's fusion LSTM of 256 units) takes the LSTM and
+head of the unimodal model with the better select CCC (mean of the targets), with zero weights on the other
+modality's features. Early stopping also scores the starting point and can keep it. It records
+``initialised_from`` (with the head weights and the select CCCs they were chosen on).
 Where a unimodal model's weights are not in the cache, that branch starts from random weights and a
 :class:`UnimodalWeightsMissingWarning` says so (it ends up in the run's report). ``combines_predictions =
 False`` tells the harness that, unlike late fusion, ``e2e-av`` goes through the suite's protocol (delay
@@ -58,7 +60,7 @@ from benchbox.corpus.session import LabelledSession, Session
 from benchbox.errors import BenchboxError
 from benchbox.plugin import ModelContext
 
-__all__ = ["E2EAudio", "E2EVideo", "E2EAV", "CropLoader", "PRESET_ENVIRONMENT_VARIABLE",
+__all__ = ["E2EAudio", "E2EVideo", "E2EAV", "CropLoader", "PRESET_ENVIRONMENT_VARIABLE", "better_branch_weights",
            "UnimodalWeightsMissingWarning", "WEIGHTS_EXTRACTOR", "fill_e2e_cache"]
 
 #: ``loader(session, cache, size) -> uint8 array (session.num_frames, size, size, 3)``: one RGB face crop
@@ -69,6 +71,39 @@ PRESET_ENVIRONMENT_VARIABLE = "BENCHBOX_E2E_PRESET"
 #: Cache extractor name (and version) of stored model weights.
 WEIGHTS_EXTRACTOR = "e2e-weights"
 _WEIGHTS_VERSION = "1"
+
+
+
+def better_branch_weights(audio: np.ndarray, video: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per target, the head weights (audio, video, intercept) of a side-by-side audiovisual network that
+    starts as the unimodal network with the higher global CCC on the select partition (ties: audio), and
+    those CCCs.
+
+    A ranking rather than a fitted blend: the select partition holds 3 sessions on AVEC 2016, and least
+    squares on them followed their levels (a video model whose select arousal matched 3 session means got
+    weight 1.43 and dev arousal CCC 0.00). Fine-tuning learns what the other modality adds.
+
+    Args:
+        audio, video: Select predictions of the two unimodal networks, ``(frames, targets)``.
+        labels: Select labels, ``(frames, targets)``.
+
+    Returns:
+        ``(weights (targets, 3), ccc (targets, 2))``.
+
+    Example:
+        >>> t = np.linspace(0, 6, 200)
+        >>> labels = np.column_stack([np.sin(t), np.cos(t)])
+        >>> weights, _ = better_branch_weights(labels + [0.0, 1.0], labels + [1.0, 0.0], labels)
+        >>> weights.tolist()
+        [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]]
+    """
+    from benchbox.metrics import ccc_score
+
+    scores = np.array([[ccc_score(labels[:, k], branch[:, k]) for branch in (audio, video)]
+                       for k in range(labels.shape[1])])
+    weights = np.zeros((labels.shape[1], 3))
+    weights[np.arange(labels.shape[1]), np.where(scores[:, 1] > scores[:, 0], 1, 0)] = 1.0
+    return weights, scores
 
 
 class UnimodalWeightsMissingWarning(UserWarning):
@@ -300,15 +335,15 @@ class _E2EModel:
 
     def _fuse_side_by_side(self, model, sources: dict[str, dict], select_arrays, ctx: ModelContext,
                            config) -> dict[str, Any]:
-        """``fusion_init = "both"``: the audiovisual network starts as the late fusion of the two unimodal
-        networks (:func:`e2e.model.side_by_side_fusion`), with weights fitted on their select predictions."""
-        from baselines.fusion import fusion_coefficients
+        """``fusion_init = "both"``: the audiovisual network holds the two unimodal networks side by side
+        (:func:`e2e.model.side_by_side_fusion`) and starts, per target, as the one with the better global CCC
+        on the select partition (:func:`better_branch_weights`)."""
         from e2e.config import runtime_settings
         from e2e.model import EmotionModel, predict_frames, side_by_side_fusion
 
         if not select_arrays:
-            raise BenchboxError(f"{self.name}: fusion_init = 'both' fits its late-fusion start on the select "
-                                f"partition, which is empty.")
+            raise BenchboxError(f"{self.name}: fusion_init = 'both' chooses its start on the select partition, "
+                                f"which is empty.")
         runtime = runtime_settings(config, ctx.device)
         predictions = {}
         for modality in ("audio", "video"):
@@ -325,15 +360,15 @@ class _E2EModel:
                                device=ctx.device, autocast_bf16=runtime.autocast_bf16)
                 for s in select_arrays])
         labels = np.concatenate([s.labels for s in select_arrays]).astype(np.float64)
-        weights = np.stack([
-            fusion_coefficients(np.column_stack([predictions["audio"][:, k], predictions["video"][:, k]]),
-                                labels[:, k]) for k in range(labels.shape[1])])
+        weights, scores = better_branch_weights(predictions["audio"], predictions["video"], labels)
         side_by_side_fusion(model, sources, weights)
         names = [self.init_from["audio"], self.init_from["video"], "intercept"]
-        return {"fusion": "both: the two unimodal LSTMs side by side, heads added with late-fusion weights fitted "
-                          "on select; cross-modal weights start at zero",
+        return {"fusion": "both: the two unimodal LSTMs side by side, each target's head from the network with the "
+                          "better select CCC on it; cross-modal weights start at zero",
                 "fusion_weights": {target: dict(zip(names, map(float, row), strict=True))
-                                   for target, row in zip(ctx.targets, weights, strict=True)}}
+                                   for target, row in zip(ctx.targets, weights, strict=True)},
+                "select_global_ccc": {target: {self.init_from["audio"]: float(a), self.init_from["video"]: float(v)}
+                                      for target, (a, v) in zip(ctx.targets, scores, strict=True)}}
 
     @staticmethod
     def _initialise_fusion(model, sources: dict[str, dict], record: dict[str, Any]) -> str:

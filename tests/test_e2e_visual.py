@@ -245,10 +245,8 @@ def test_side_by_side_fusion_computes_the_late_fusion_of_the_two_networks():
         side_by_side_fusion(narrow, {"audio": audio.state_dict(), "video": video.state_dict()}, weights)
 
 
-def test_av_model_starts_as_the_late_fusion_of_both_networks_and_its_predictions_use_the_video(
+def test_av_model_starts_per_target_as_the_better_network_and_its_predictions_use_the_video(
         corpus, cache, tmp_path):
-    from baselines.fusion import fusion_coefficients
-
     parts = load_suite("avec2016").partitions(corpus)
     ctx = _ctx(tmp_path, cache)
     audio, video = E2EAudio("smoke"), E2EVideo("smoke")
@@ -261,22 +259,25 @@ def test_av_model_starts_as_the_late_fusion_of_both_networks_and_its_predictions
     assert info["initialised_from"]["fusion"].startswith("both")
     assert av.model_.lstm.hidden_size == 2 * PRESETS["smoke"].lstm_hidden
     assert info["parameters"] == sum(p.numel() for p in av.model_.parameters())
-    # its start (epoch 0 of the early-stopping history) is the late fusion of the two networks on select
+    # its start (epoch 0 of the early-stopping history) is, per target, the network with the better select CCC
     select = strip_labels(parts.select)
     unimodal = {m.name: m.predict(select, ctx) for m in (audio, video)}
-    fused_ccc = []
+    start_ccc, chosen = [], []
     for k, target in enumerate(ctx.targets):
-        x = np.column_stack([np.concatenate([unimodal[name][s.id][:, k] for s in parts.select])
-                             for name in ("e2e-audio", "e2e-video")])
         y = np.concatenate([s.labels[:, k] for s in parts.select]).astype(np.float64)
-        weights = fusion_coefficients(x, y)
+        scores = {name: ccc_score(y, np.concatenate([unimodal[name][s.id][:, k] for s in parts.select]))
+                  for name in ("e2e-audio", "e2e-video")}
+        better = max(scores, key=scores.get)
         stored = info["initialised_from"]["fusion_weights"][target]
-        np.testing.assert_allclose([stored["e2e-audio"], stored["e2e-video"], stored["intercept"]], weights,
-                                   rtol=1e-3, atol=1e-4)
-        fused = np.column_stack([x, np.ones(len(x))]) @ weights
-        fused_ccc.append(ccc_score(y, fused))
+        assert stored == {"e2e-audio": float(better == "e2e-audio"), "e2e-video": float(better == "e2e-video"),
+                          "intercept": 0.0}
+        np.testing.assert_allclose(list(info["initialised_from"]["select_global_ccc"][target].values()),
+                                   list(scores.values()), atol=1e-4)
+        start_ccc.append(scores[better])
+        chosen.append(better)
+    assert "e2e-video" in chosen, "the smoke corpus should give the video network one target (valence)"
     assert av.result_.history[0]["epoch"] == 0
-    np.testing.assert_allclose(av.result_.history[0]["select_ccc"], fused_ccc, atol=1e-4)
+    np.testing.assert_allclose(av.result_.history[0]["select_ccc"], start_ccc, atol=1e-4)
     # the video branch changes its predictions: not those of e2e-audio, and other faces give other numbers
     test = strip_labels(parts.test)
     predicted = av.predict(test, ctx)[test[0].id]
