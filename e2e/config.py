@@ -12,6 +12,7 @@ preset name, so a CPU-preset score is never mistaken for the paper's model.
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -63,6 +64,10 @@ class E2EConfig:
             session-normalised crops a contrast factor scales the expression deviations themselves.
         video_flip: Training augmentation: mirror each face crop left to right with probability 0.5
             (:func:`e2e.model.flip_crops`), after ``video_augment`` if that is on too (paper: no flips).
+        mixup_alpha: Training augmentation: mixup between the sequences of a batch (Zhang et al. 2018,
+            :func:`e2e.model.mix_sequences`): each sequence is blended with another of the batch, inputs and
+            labels with the same weight drawn from Beta(alpha, alpha) (folded to at least 0.5 on the
+            sequence's own); ``0`` is off (paper: off).
         learning_rate: Adam learning rate (paper: 1e-4).
         batch_size: Sequences per step (paper: 2).
         sequence_frames: Frames per training sequence (paper: 150 = 6 s); also the inference window.
@@ -110,6 +115,7 @@ class E2EConfig:
     video_augment: bool = True
     video_colour_augment: bool = True
     video_flip: bool = False
+    mixup_alpha: float = 0.0
     learning_rate: float = 1e-4
     batch_size: int = 2
     sequence_frames: int = 150
@@ -371,6 +377,10 @@ def _validate(config: E2EConfig) -> None:
         if not isinstance(value, bool):
             raise BenchboxError(f"The {name!r} parameter of the e2e configuration must be true or false. "
                                 f"Got {value!r} instead.")
+    alpha = config.mixup_alpha
+    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not math.isfinite(alpha) or alpha < 0:
+        raise BenchboxError(f"The 'mixup_alpha' parameter of the e2e configuration must be a number >= 0 (0: no "
+                            f"mixup). Got {alpha!r} instead.")
     if config.max_epochs_initialised is not None and (
             not isinstance(config.max_epochs_initialised, int) or config.max_epochs_initialised < 1):
         raise BenchboxError(f"The 'max_epochs_initialised' parameter of the e2e configuration must be a positive "

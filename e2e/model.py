@@ -33,6 +33,7 @@ from e2e.config import AUDIO_VARIANTS, CROP_COLOURS
 
 __all__ = [
     "side_by_side_fusion",
+    "mix_sequences",
     "AUDIO_VARIANTS",
     "AUDIO_CHUNK_SAMPLES",
     "AUDIO_FEATURES",
@@ -555,6 +556,42 @@ def flip_crops(crops: torch.Tensor, probability: float = 0.5) -> torch.Tensor:
     flat = crops.reshape(-1, *shape[-3:])
     mirrored = (torch.rand(flat.shape[0]) < probability).to(flat.device)
     return torch.where(mirrored[:, None, None, None], flat.flip(-1), flat).reshape(shape)
+
+
+def mix_sequences(inputs: Mapping[str, torch.Tensor], labels: torch.Tensor,
+                  alpha: float) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+    """Mixup between the sequences of a batch (Zhang et al. 2018): sequence ``i`` becomes
+    ``lam_i * x_i + (1 - lam_i) * x_j`` for a random partner ``j``, its inputs (every modality, so that
+    audio and faces stay together) and its labels alike, ``lam_i`` drawn from Beta(alpha, alpha) and folded
+    to at least 0.5. Integer inputs (uint8 crops) are rounded back to their dtype.
+
+    Blending the faces of two subjects with their labels asks the network to answer in between, which keeps
+    it from learning a level per training face. Uses the global torch RNG (reproducible under a seed).
+
+    Args:
+        inputs: ``{modality: (batch, time, ...)}``.
+        labels: ``(batch, time, targets)``.
+        alpha: Beta parameter, > 0.
+
+    Example:
+        >>> _ = torch.manual_seed(0)
+        >>> x = {"video": torch.tensor([0, 200], dtype=torch.uint8).view(2, 1, 1).expand(2, 3, 4)}
+        >>> y = torch.tensor([0.0, 1.0]).view(2, 1, 1).expand(2, 3, 1)
+        >>> mixed, mixed_y = mix_sequences(x, y, 0.4)
+        >>> bool(torch.allclose(mixed["video"][:, 0, 0].float() / 200, mixed_y[:, 0, 0], atol=0.01))
+        True
+    """
+    batch = labels.shape[0]
+    partner = torch.randperm(batch)
+    lam = torch.distributions.Beta(float(alpha), float(alpha)).sample((batch,))
+    lam = torch.maximum(lam, 1 - lam)
+
+    def blend(x: torch.Tensor) -> torch.Tensor:
+        weight = lam.to(x.device).view((batch,) + (1,) * (x.dim() - 1))
+        mixed = weight * x.float() + (1 - weight) * x[partner.to(x.device)].float()
+        return mixed.to(x.dtype) if x.dtype.is_floating_point else mixed.round().to(x.dtype)
+
+    return {name: blend(value) for name, value in inputs.items()}, blend(labels)
 
 
 def count_parameters(module: nn.Module) -> int:

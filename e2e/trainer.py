@@ -38,7 +38,15 @@ from benchbox.protocol import global_ccc
 from e2e.config import E2EConfig, RuntimeSettings, runtime_settings
 from e2e.data import SessionArrays, epoch_windows, window_batch
 from e2e.loss import ccc_loss
-from e2e.model import EmotionModel, augment_crops, flip_crops, frames_to_tensor, host_tensor, predict_frames
+from e2e.model import (
+    EmotionModel,
+    augment_crops,
+    flip_crops,
+    frames_to_tensor,
+    host_tensor,
+    mix_sequences,
+    predict_frames,
+)
 
 __all__ = ["TrainResult", "train_model", "train_step", "prepare_model", "evaluate_global_ccc", "CHECKPOINT_FORMAT"]
 
@@ -135,8 +143,10 @@ class _Batches:
 def train_step(network: torch.nn.Module, optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
                labels: torch.Tensor, config: E2EConfig, runtime: RuntimeSettings, *,
                augment_video: bool = False) -> torch.Tensor:
-    """One optimiser step (the configuration's crop augmentation where ``augment_video``, forward under the
-    device's autocast, CCC loss in float32, backward, Adam); returns the detached loss."""
+    """One optimiser step (the configuration's mixup and crop augmentation where ``augment_video``, forward
+    under the device's autocast, CCC loss in float32, backward, Adam); returns the detached loss."""
+    if augment_video and config.mixup_alpha > 0:
+        tensors, labels = mix_sequences(tensors, labels, config.mixup_alpha)
     if augment_video and "video" in tensors and config.augments_video:
         def augment(crops: torch.Tensor) -> torch.Tensor:
             if config.video_augment:
@@ -191,8 +201,9 @@ def train_model(model: EmotionModel, train: Sequence[SessionArrays], select: Seq
         checkpoint_path: Checkpoint file, resumed from when it matches this run; ``None``: no checkpoints.
         logger: Progress messages.
         on_step: Called with the step number after every optimiser step (progress, tests).
-        augment_video: Apply the configuration's augmentation to training crops (``video_augment``: the
-            paper's, :func:`e2e.model.augment_crops`; ``video_flip``: :func:`e2e.model.flip_crops`).
+        augment_video: Apply the configuration's training augmentation (``mixup_alpha``: mixup between the
+            batch's sequences, :func:`e2e.model.mix_sequences`; ``video_augment``: the paper's crop
+            augmentation, :func:`e2e.model.augment_crops`; ``video_flip``: :func:`e2e.model.flip_crops`).
         evaluate_initial: Score ``select`` before the first step too (history entry ``epoch 0``), so that
             early stopping can keep the starting weights (a network initialised from trained models).
         fingerprint_extra: More that a resumable checkpoint must match (e.g. which weights initialised

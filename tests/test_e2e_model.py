@@ -13,6 +13,7 @@ from e2e.model import (
     channel_max_pool,
     flip_crops,
     flops_per_media_second,
+    mix_sequences,
     parameter_count,
     predict_frames,
     same_conv1d,
@@ -191,6 +192,27 @@ def test_flips_mirror_about_half_the_crops_and_follow_the_seed():
     assert all(m != k for m, k in zip(mirrored, kept, strict=True)) and 70 < sum(mirrored) < 130
     assert flip_crops(torch.rand(2, 5, 3, 8, 8)).shape == (2, 5, 3, 8, 8)  # (batch, time, ...) as trained
     assert torch.equal(flip_crops(crops, probability=0.0), crops)
+
+
+def test_mixup_blends_inputs_and_labels_of_two_sequences_with_one_weight():
+    batch, time = 64, 3
+    level = torch.rand(batch)
+    inputs = {"video": (200 * level).round().to(torch.uint8).view(batch, 1, 1, 1, 1).expand(batch, time, 3, 4, 4),
+              "audio": level.view(batch, 1, 1).expand(batch, time, 8)}
+    labels = torch.stack([level, 1 - level], dim=1).view(batch, 1, 2).expand(batch, time, 2)
+    torch.manual_seed(0)
+    mixed, mixed_labels = mix_sequences(inputs, labels, 0.4)
+    torch.manual_seed(0)
+    again, _ = mix_sequences(inputs, labels, 0.4)
+    assert torch.equal(again["video"], mixed["video"])
+    assert mixed["video"].dtype == torch.uint8 and mixed["video"].shape == inputs["video"].shape
+    assert mixed_labels.shape == labels.shape and mixed["audio"].shape == inputs["audio"].shape
+    # every modality and both targets are blended with the same weight, and the sequence keeps >= half of itself
+    torch.testing.assert_close(mixed["audio"][:, 0, 0], mixed_labels[:, 0, 0])
+    torch.testing.assert_close(mixed_labels[:, 0, 1], 1 - mixed_labels[:, 0, 0])
+    assert (mixed["video"][:, 0, 0, 0, 0].float() / 200 - mixed_labels[:, 0, 0]).abs().max() < 0.01
+    own = (mixed_labels[:, 0, 0] - level).abs()
+    assert (own <= (level.max() - level.min()) / 2 + 1e-6).all() and (own > 1e-3).sum() > batch // 2
 
 
 def test_crop_augmentation_without_colour_only_moves_the_crop():

@@ -122,6 +122,33 @@ def test_model_overfits_one_small_batch():
     assert losses[0] > 0.5 and losses[-1] < 0.06
 
 
+def test_train_step_mixes_the_batch_only_with_augmentation_on_and_a_positive_alpha(monkeypatch):
+    import e2e.trainer as trainer
+    from e2e.config import runtime_settings
+
+    calls = []
+    real = trainer.mix_sequences
+
+    def spy(inputs, labels, alpha):
+        calls.append((sorted(inputs), tuple(labels.shape), alpha))
+        return real(inputs, labels, alpha)
+
+    monkeypatch.setattr(trainer, "mix_sequences", spy)
+    config = dataclasses.replace(TINY, mixup_alpha=0.4)
+    torch.manual_seed(0)
+    model = EmotionModel(("audio",), 2, **config.model_kwargs())
+    data = _toy_sessions(4, 20, seed=0)
+    audio = torch.from_numpy(np.stack([s.inputs["audio"] for s in data]))
+    labels = torch.from_numpy(np.stack([s.labels for s in data]))
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    runtime = runtime_settings(config, "cpu")
+    for step_config, augment in ((config, False), (config, True), (dataclasses.replace(config, mixup_alpha=0.0), True)):
+        loss = trainer.train_step(model, optimizer, {"audio": audio}, labels, step_config, runtime,
+                                  augment_video=augment)
+        assert torch.isfinite(loss)
+    assert calls == [(["audio"], (4, 20, 2), 0.4)]
+
+
 class _Interrupt(Exception):
     pass
 
@@ -177,6 +204,9 @@ def test_presets_resolve_with_clear_errors():
         resolve_config("cpu-video", {"crop_colour": "gray"})
     with pytest.raises(BenchboxError, match="'crop_standardise' parameter .* true or false. Got 'yes' instead"):
         resolve_config("cpu-video", {"crop_standardise": "yes"})
+    for bad in (-0.1, float("nan"), "0.4", True):
+        with pytest.raises(BenchboxError, match=r"'mixup_alpha' parameter .* number >= 0 \(0: no mixup\)"):
+            resolve_config("cpu-video", {"mixup_alpha": bad})
     assert PRESETS["cpu-video"].augments_video and not PRESETS["cpu-video"].video_augment
     assert PRESETS["cpu-video"].video_flip and not PRESETS["paper"].video_flip and PRESETS["paper"].augments_video
     assert not resolve_config("cpu-video", {"video_flip": False}).augments_video
