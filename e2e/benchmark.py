@@ -101,7 +101,7 @@ def benchmark_training(model_name: str = "e2e-av", preset: str = "paper", *, dev
             torch.cuda.synchronize(device)
         started = time.perf_counter()
         for _ in range(count):
-            loss = train_step(network, optimizer, tensors, labels, config, runtime, augment_video=True)
+            loss = train_step(network, optimizer, tensors, labels, config, runtime, augment=True)
         float(loss)  # waits for the device
         return time.perf_counter() - started
 

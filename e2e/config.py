@@ -225,10 +225,11 @@ PRESETS: dict[str, E2EConfig] = {
     # unimodal networks side by side (``fusion_init = "both"``: their LSTMs, 2 x 256 units) and starts each
     # target as the network with the better select CCC on it (started from the better one alone for both
     # targets, early stopping often kept that start and e2e-av gave e2e-audio's numbers exactly; heads added
-    # with least-squares weights fitted on the 3 select sessions, seeds 0-4, dev arousal 0.24 and valence
-    # 0.22 against e2e-audio's 0.42 and e2e-video's 0.23; per target: 0.42 and 0.22) and fine-tunes for at most 2 epochs
-    # at a hundredth of the learning rate (the cross-modal weights start at zero; at a large rate Adam moves
-    # thousands of them at once and the first epoch wiped out what the unimodal models had learnt).
+    # with least-squares weights fitted on the 3 select sessions, seeds 0-4: dev arousal 0.24 and valence
+    # 0.22 against e2e-audio's 0.42 and e2e-video's 0.23; per target: 0.42 and 0.22) and fine-tunes for at
+    # most 2 epochs at a hundredth of the learning rate (the cross-modal weights start at zero; at a large
+    # rate Adam moves thousands of them at once and the first epoch wiped out what the unimodal models had
+    # learnt).
     "cpu-video": dataclasses.replace(_CPU_VISUAL, batch_size=32, sequence_frames=25, max_epochs=20,
                                      patience_evals=20),
     "cpu-48px": dataclasses.replace(_CPU_VISUAL, batch_size=8, sequence_frames=75, max_epochs=4,

@@ -73,7 +73,6 @@ WEIGHTS_EXTRACTOR = "e2e-weights"
 _WEIGHTS_VERSION = "1"
 
 
-
 def better_branch_weights(audio: np.ndarray, video: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per target, the head weights (audio, video, intercept) of a side-by-side audiovisual network that
     starts as the unimodal network with the higher global CCC on the select partition (ties: audio), and
@@ -437,7 +436,7 @@ class _E2EModel:
                 self.fine_tuning_ = {"learning_rate": config.learning_rate, "max_epochs": config.max_epochs}
             self.result_ = train_model(model, train_arrays, select_arrays, config, seed=ctx.seed, device=ctx.device,
                                        checkpoint_path=ctx.scratch_dir / f"{self.name}-checkpoint.pt",
-                                       logger=ctx.logger, augment_video=True,
+                                       logger=ctx.logger, augment=True,
                                        evaluate_initial=initialised, fingerprint_extra=self.initialised_from_)
         self.fit_memory_ = peak.as_dict()
         self.model_ = model

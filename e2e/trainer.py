@@ -142,12 +142,12 @@ class _Batches:
 
 def train_step(network: torch.nn.Module, optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor],
                labels: torch.Tensor, config: E2EConfig, runtime: RuntimeSettings, *,
-               augment_video: bool = False) -> torch.Tensor:
-    """One optimiser step (the configuration's mixup and crop augmentation where ``augment_video``, forward
+               augment: bool = False) -> torch.Tensor:
+    """One optimiser step (the configuration's mixup and crop augmentation where ``augment``, forward
     under the device's autocast, CCC loss in float32, backward, Adam); returns the detached loss."""
-    if augment_video and config.mixup_alpha > 0:
+    if augment and config.mixup_alpha > 0:
         tensors, labels = mix_sequences(tensors, labels, config.mixup_alpha)
-    if augment_video and "video" in tensors and config.augments_video:
+    if augment and "video" in tensors and config.augments_video:
         def augment(crops: torch.Tensor) -> torch.Tensor:
             if config.video_augment:
                 crops = augment_crops(crops, colour=config.video_colour_augment)
@@ -187,7 +187,7 @@ def _cpu_state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
 def train_model(model: EmotionModel, train: Sequence[SessionArrays], select: Sequence[SessionArrays],
                 config: E2EConfig, *, seed: int, device: str = "cpu", checkpoint_path: str | Path | None = None,
                 logger: logging.Logger | None = None, on_step: Callable[[int], None] | None = None,
-                augment_video: bool = False, evaluate_initial: bool = False,
+                augment: bool = False, evaluate_initial: bool = False,
                 fingerprint_extra: dict | None = None) -> TrainResult:
     """Train ``model`` in place (ending with its best state on ``select``) and return what happened.
 
@@ -201,7 +201,7 @@ def train_model(model: EmotionModel, train: Sequence[SessionArrays], select: Seq
         checkpoint_path: Checkpoint file, resumed from when it matches this run; ``None``: no checkpoints.
         logger: Progress messages.
         on_step: Called with the step number after every optimiser step (progress, tests).
-        augment_video: Apply the configuration's training augmentation (``mixup_alpha``: mixup between the
+        augment: Apply the configuration's training augmentation (``mixup_alpha``: mixup between the
             batch's sequences, :func:`e2e.model.mix_sequences`; ``video_augment``: the paper's crop
             augmentation, :func:`e2e.model.augment_crops`; ``video_flip``: :func:`e2e.model.flip_crops`).
         evaluate_initial: Score ``select`` before the first step too (history entry ``epoch 0``), so that
@@ -255,7 +255,7 @@ def train_model(model: EmotionModel, train: Sequence[SessionArrays], select: Seq
                 break
             step_started = time.perf_counter()
             tensors, labels = batch_source(batches[first : first + config.batch_size])
-            loss = train_step(network, optimizer, tensors, labels, config, runtime, augment_video=augment_video)
+            loss = train_step(network, optimizer, tensors, labels, config, runtime, augment=augment)
             last_loss = float(loss)  # also waits for the device, so step_seconds is the real step time
             result.steps += 1
             result.frames_trained += labels.shape[0] * labels.shape[1]

@@ -144,7 +144,7 @@ def test_train_step_mixes_the_batch_only_with_augmentation_on_and_a_positive_alp
     runtime = runtime_settings(config, "cpu")
     for step_config, augment in ((config, False), (config, True), (dataclasses.replace(config, mixup_alpha=0.0), True)):
         loss = trainer.train_step(model, optimizer, {"audio": audio}, labels, step_config, runtime,
-                                  augment_video=augment)
+                                  augment=augment)
         assert torch.isfinite(loss)
     assert calls == [(["audio"], (4, 20, 2), 0.4)]
 

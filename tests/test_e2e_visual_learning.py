@@ -93,7 +93,7 @@ def test_the_visual_branch_learns_a_visual_cue_of_unseen_subjects():
     test = _normalised(_subject_sessions(2, first_seed=10))
     torch.manual_seed(0)
     model = EmotionModel(("video",), 2, **config.model_kwargs())
-    result = train_model(model, train, select, config, seed=0, augment_video=config.video_augment)
+    result = train_model(model, train, select, config, seed=0, augment=config.video_augment)
     predictions = [predict_frames(model, dict(s.inputs), window_frames=config.sequence_frames) for s in test]
     assert result.best_select_ccc > 0.5
     assert _pooled_ccc(test, predictions, 0) > 0.5 and _pooled_ccc(test, predictions, 1) > 0.5
@@ -111,7 +111,7 @@ def test_grey_standardised_crops_learn_the_cue_of_unseen_subjects_without_sessio
     test = _subject_sessions(2, first_seed=10, tinted=True)
     torch.manual_seed(0)
     model = EmotionModel(("video",), 2, **config.model_kwargs(("video",)))
-    result = train_model(model, train, select, config, seed=0, augment_video=config.video_augment)
+    result = train_model(model, train, select, config, seed=0, augment=config.video_augment)
     predictions = [predict_frames(model, dict(s.inputs), window_frames=config.sequence_frames) for s in test]
     assert result.best_select_ccc > 0.5
     assert _pooled_ccc(test, predictions, 0) > 0.5 and _pooled_ccc(test, predictions, 1) > 0.5
