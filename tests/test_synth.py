@@ -132,12 +132,33 @@ def test_gold_standard_file_is_the_avec2016_gold_of_the_individual_ratings(corpu
 
 
 @pytest.mark.parametrize("relative", [
-    "recordings_audio/train_1.wav", "recordings_audio/test_1.wav", "recordings_video/train_1.mp4",
+    "recordings_audio/train_1.wav", "recordings_audio/test_1.wav",
     "ratings_gold_standard/arousal/train_1.arff", "ratings_gold_standard/valence/test_1.arff",
     "ratings_individual/arousal/test_1.csv",
 ])
 def test_a_session_does_not_depend_on_corpus_size_or_worker_count(corpus, larger_corpus, relative):
     assert (corpus / relative).read_bytes() == (larger_corpus / relative).read_bytes()
+
+
+#: Largest mean absolute difference (grey levels, per frame) between two encodings of the same rendered
+#: frames. libx264's SIMD code gives a different bitstream now and then for identical input, depending on
+#: the process's memory state (reproduced: 5 of 150 in-process encodings of one session after unrelated
+#: allocations; per-frame mean differences up to 0.7 levels; with ``asm=0`` 60 of 60 identical). Another
+#: seed's face differs by about 33 levels.
+ENCODER_NOISE_LEVELS = 2.0
+
+
+def _same_video(first, second) -> None:
+    a, b = decoded_frames(first), decoded_frames(second)
+    assert len(a) == len(b)
+    worst = max(float(np.abs(x.astype(np.int16) - y.astype(np.int16)).mean()) for x, y in zip(a, b, strict=True))
+    assert worst <= ENCODER_NOISE_LEVELS, f"{first} and {second} differ by {worst:.2f} grey levels in one frame"
+
+
+@pytest.mark.parametrize("session", ["train_1", "test_1"])
+def test_a_video_does_not_depend_on_corpus_size_or_worker_count_beyond_encoder_noise(corpus, larger_corpus,
+                                                                                      session):
+    _same_video(corpus / "recordings_video" / f"{session}.mp4", larger_corpus / "recordings_video" / f"{session}.mp4")
 
 
 def test_in_process_generation_renders_on_one_opencv_thread_like_the_workers(tmp_path, monkeypatch):
@@ -159,17 +180,16 @@ def test_in_process_generation_renders_on_one_opencv_thread_like_the_workers(tmp
         cv2.setNumThreads(before)
 
 
-def test_same_seed_gives_identical_decoded_frames(corpus, larger_corpus):
-    first = decoded_frames(corpus / "recordings_video" / "test_1.mp4")
-    second = decoded_frames(larger_corpus / "recordings_video" / "test_1.mp4")
-    assert len(first) == len(second) and all(np.array_equal(a, b) for a, b in zip(first, second, strict=True))
-
-
 @pytest.mark.parametrize("relative", [
     "recordings_audio/train_1.wav", "recordings_video/train_1.mp4", "ratings_gold_standard/arousal/train_1.arff",
 ])
 def test_different_seed_gives_different_content(corpus, other_seed, relative):
     assert (corpus / relative).read_bytes() != (other_seed / relative).read_bytes()
+
+
+def test_a_different_seed_is_far_beyond_encoder_noise(corpus, other_seed):
+    with pytest.raises(AssertionError, match="grey levels"):
+        _same_video(corpus / "recordings_video" / "train_1.mp4", other_seed / "recordings_video" / "train_1.mp4")
 
 
 def test_sessions_differ_from_each_other(larger_corpus):
