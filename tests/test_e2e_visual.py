@@ -42,6 +42,18 @@ def _ctx(tmp_path, cache):
                         logger=logging.getLogger("test"))
 
 
+@pytest.fixture(scope="module")
+def smoke_unimodal(corpus, cache, tmp_path_factory):
+    """The suite's partitions and the smoke e2e-audio and e2e-video, fitted once: their weights land in the
+    module's cache, where e2e-av looks them up."""
+    parts = load_suite("avec2016").partitions(corpus)
+    ctx = _ctx(tmp_path_factory.mktemp("unimodal"), cache)
+    audio, video = E2EAudio("smoke"), E2EVideo("smoke")
+    for model in (audio, video):
+        model.fit(parts.fit, parts.select, ctx)
+    return parts, audio, video
+
+
 # -- crops on the label grid --------------------------------------------------------------------------------
 def test_default_crop_loader_puts_one_face_crop_on_every_label_frame(corpus, cache):
     session = corpus.sessions[0]
@@ -149,15 +161,12 @@ def test_visual_models_are_registered_with_their_protocol():
     assert fusion.delays_frames == (0,) and not fusion.postprocessing
 
 
-def test_av_model_starts_from_the_unimodal_weights_and_reports_its_cost(corpus, cache, tmp_path, monkeypatch):
+def test_av_model_starts_from_the_unimodal_weights_and_reports_its_cost(smoke_unimodal, cache, tmp_path,
+                                                                        monkeypatch):
     import e2e.trainer
 
-    suite = load_suite("avec2016")
-    parts = suite.partitions(corpus)
+    parts, audio, video = smoke_unimodal
     ctx = _ctx(tmp_path, cache)
-    audio, video = E2EAudio("smoke"), E2EVideo("smoke")
-    for model in (audio, video):
-        model.fit(parts.fit, parts.select, ctx)
     captured = {}
     original = e2e.trainer.train_model
 
@@ -245,13 +254,9 @@ def test_side_by_side_fusion_computes_the_late_fusion_of_the_two_networks():
         side_by_side_fusion(narrow, {"audio": audio.state_dict(), "video": video.state_dict()}, weights)
 
 
-def test_av_model_starts_per_target_as_the_better_network_and_its_predictions_use_the_video(
-        corpus, cache, tmp_path):
-    parts = load_suite("avec2016").partitions(corpus)
+def test_av_model_starts_per_target_as_the_better_network(smoke_unimodal, cache, tmp_path):
+    parts, audio, video = smoke_unimodal
     ctx = _ctx(tmp_path, cache)
-    audio, video = E2EAudio("smoke"), E2EVideo("smoke")
-    for model in (audio, video):
-        model.fit(parts.fit, parts.select, ctx)
     assert PRESETS["smoke"].fusion_init == PRESETS["cpu-48px"].fusion_init == "both"
     av = E2EAV("smoke", overrides={"max_epochs_initialised": 1})
     av.fit(parts.fit, parts.select, ctx)
@@ -278,17 +283,14 @@ def test_av_model_starts_per_target_as_the_better_network_and_its_predictions_us
     np.testing.assert_allclose(av.result_.history[0]["select_ccc"], start_ccc, atol=1e-4)
 
 
-def test_av_model_predicts_with_the_video_network_on_the_target_select_gives_it(corpus, cache, tmp_path,
+def test_av_model_predicts_with_the_video_network_on_the_target_select_gives_it(smoke_unimodal, cache, tmp_path,
                                                                                 monkeypatch):
     """Where select ranks the video network first on valence (here fixed: the smoke networks' select CCCs are
     all near zero, so their ranking is a coin toss), e2e-av's valence comes from the faces."""
     import e2e.plugins
 
-    parts = load_suite("avec2016").partitions(corpus)
+    parts, audio, _ = smoke_unimodal
     ctx = _ctx(tmp_path, cache)
-    audio, video = E2EAudio("smoke"), E2EVideo("smoke")
-    for model in (audio, video):
-        model.fit(parts.fit, parts.select, ctx)
     real = e2e.plugins.better_branch_weights
 
     def audio_arousal_video_valence(audio_predictions, video_predictions, labels):
