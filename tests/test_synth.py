@@ -18,6 +18,7 @@ from benchbox.corpus.synth.generate import session_generator
 from benchbox.corpus.synth.latent import draw_latent_emotion
 from benchbox.corpus.synth.raters import draw_raters, simulate_ratings
 from benchbox.corpus.synth.subject import draw_subject
+from benchbox.corpus.synth.video import ENCODER_OPTIONS, FPS
 from benchbox.errors import BenchboxError, CorpusError
 from benchbox.metrics import ccc_score
 
@@ -133,6 +134,7 @@ def test_gold_standard_file_is_the_avec2016_gold_of_the_individual_ratings(corpu
 
 @pytest.mark.parametrize("relative", [
     "recordings_audio/train_1.wav", "recordings_audio/test_1.wav",
+    "recordings_video/train_1.mp4", "recordings_video/test_1.mp4",
     "ratings_gold_standard/arousal/train_1.arff", "ratings_gold_standard/valence/test_1.arff",
     "ratings_individual/arousal/test_1.csv",
 ])
@@ -140,25 +142,40 @@ def test_a_session_does_not_depend_on_corpus_size_or_worker_count(corpus, larger
     assert (corpus / relative).read_bytes() == (larger_corpus / relative).read_bytes()
 
 
-#: Largest mean absolute difference (grey levels, per frame) between two encodings of the same rendered
-#: frames. libx264's SIMD code gives a different bitstream now and then for identical input, depending on
-#: the process's memory state (reproduced: 5 of 150 in-process encodings of one session after unrelated
-#: allocations; per-frame mean differences up to 0.7 levels; with ``asm=0`` 60 of 60 identical). Another
-#: seed's face differs by about 33 levels.
-ENCODER_NOISE_LEVELS = 2.0
+def _encode(frames) -> bytes:
+    """``frames`` (grey, 240x320) encoded as :func:`write_video` encodes them."""
+    import io
+
+    buffer = io.BytesIO()
+    with av.open(buffer, mode="w", format="mp4") as container:
+        stream = container.add_stream("libx264", rate=FPS)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        stream.codec_context.thread_count = 1
+        stream.options = dict(ENCODER_OPTIONS)
+        for k, grey in enumerate(frames):
+            picture = av.VideoFrame.from_ndarray(np.vstack([grey, np.full((120, 320), 128, np.uint8)]),
+                                                 format="yuv420p")
+            picture.pts = k
+            container.mux(stream.encode(picture))
+        container.mux(stream.encode(None))
+    return buffer.getvalue()
 
 
-def _same_video(first, second) -> None:
-    a, b = decoded_frames(first), decoded_frames(second)
-    assert len(a) == len(b)
-    worst = max(float(np.abs(x.astype(np.int16) - y.astype(np.int16)).mean()) for x, y in zip(a, b, strict=True))
-    assert worst <= ENCODER_NOISE_LEVELS, f"{first} and {second} differ by {worst:.2f} grey levels in one frame"
-
-
-@pytest.mark.parametrize("session", ["train_1", "test_1"])
-def test_a_video_does_not_depend_on_corpus_size_or_worker_count_beyond_encoder_noise(corpus, larger_corpus,
-                                                                                      session):
-    _same_video(corpus / "recordings_video" / f"{session}.mp4", larger_corpus / "recordings_video" / f"{session}.mp4")
+def test_the_encoding_does_not_depend_on_the_process_memory_state():
+    """libx264's SIMD code encoded the same frames differently now and then, depending on what the process had
+    allocated before (4 of 80 encodings of 150 frames); ``ENCODER_OPTIONS`` turns it off. Encodings of one clip
+    with unrelated allocations of random sizes between them must be byte-identical (with SIMD on, this test
+    failed 4 times in 10)."""
+    rng = np.random.default_rng(0)
+    texture = rng.integers(0, 256, (240, 320), dtype=np.uint8)
+    frames = [np.clip(np.roll(texture, k, axis=1) + rng.integers(-3, 4, (240, 320)), 0, 255).astype(np.uint8)
+              for k in range(150)]
+    held, encodings = [], set()
+    for _ in range(12):
+        held.extend(np.empty(int(size), np.uint8) for size in rng.integers(1, 400_000, 50))
+        del held[: int(rng.integers(0, len(held)))]
+        encodings.add(_encode(frames))
+    assert len(encodings) == 1
 
 
 def test_in_process_generation_renders_on_one_opencv_thread_like_the_workers(tmp_path, monkeypatch):
@@ -185,11 +202,6 @@ def test_in_process_generation_renders_on_one_opencv_thread_like_the_workers(tmp
 ])
 def test_different_seed_gives_different_content(corpus, other_seed, relative):
     assert (corpus / relative).read_bytes() != (other_seed / relative).read_bytes()
-
-
-def test_a_different_seed_is_far_beyond_encoder_noise(corpus, other_seed):
-    with pytest.raises(AssertionError, match="grey levels"):
-        _same_video(corpus / "recordings_video" / "train_1.mp4", other_seed / "recordings_video" / "train_1.mp4")
 
 
 def test_sessions_differ_from_each_other(larger_corpus):

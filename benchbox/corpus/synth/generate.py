@@ -23,7 +23,7 @@ __all__ = ["GENERATOR_NAME", "GENERATOR_VERSION", "FRAME_SIZE", "synthesize", "s
 
 GENERATOR_NAME = "benchbox-synth"
 #: Bump whenever the same seed would give different files.
-GENERATOR_VERSION = "1.1"
+GENERATOR_VERSION = "1.2"
 #: Frame width and height of the videos in pixels.
 FRAME_SIZE = (320, 240)
 TARGETS = ("arousal", "valence")

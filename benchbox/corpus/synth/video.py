@@ -27,9 +27,13 @@ __all__ = ["FPS", "ENCODER_OPTIONS", "expression_tracks", "write_video"]
 
 FPS = 25
 _STEP_S = 1.0 / FPS
-#: libx264 settings: one thread and no B-frames make the bitstream identical on every run; CRF 23 keeps
-#: 300 s at 320x240 to a few MB.
-ENCODER_OPTIONS = {"preset": "veryfast", "crf": "23", "x264-params": "bframes=0:threads=1:sliced-threads=0"}
+#: libx264 settings that make the bitstream a function of the frames alone. One thread and no B-frames;
+#: ``asm=0`` because libx264's SIMD code (PyAV's wheels) now and then encodes identical frames differently
+#: depending on the process's memory state (measured: 4 of 80 encodings of the same 150 frames after unrelated
+#: allocations; 0 of 60 with ``asm=0``), and its output is not the C code's (approximate reciprocals), so it
+#: would also depend on the CPU's instruction set. Costs about 3 s per 60 s session. CRF 23 keeps 300 s at
+#: 320x240 to a few MB.
+ENCODER_OPTIONS = {"preset": "veryfast", "crf": "23", "x264-params": "bframes=0:threads=1:sliced-threads=0:asm=0"}
 _BLINK_PROFILE = np.array([0.55, 0.08, 0.0, 0.3, 0.7])
 _NOISE_BANK_SIZE = 16
 
