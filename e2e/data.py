@@ -220,23 +220,49 @@ class SessionArrays:
         return len(next(iter(self.inputs.values())))
 
 
-def epoch_windows(lengths: Sequence[int], window_frames: int, *, seed: int, epoch: int) -> list[tuple[int, int]]:
+def epoch_windows(lengths: Sequence[int], window_frames: int, *, seed: int, epoch: int,
+                  batch_size: int = 1, batch_sessions: int = 0) -> list[tuple[int, int]]:
     """Training windows of one epoch: ``(session index, start frame)``, shuffled.
 
     Each session is tiled with non-overlapping windows from a random offset, so an epoch sees (almost)
     every frame once. The plan depends only on ``(seed, epoch)``, which is what makes a resumed run
     replay the same batches.
+
+    With ``batch_sessions = k > 0`` the list is made of whole batches of ``batch_size`` windows, each
+    batch ``k`` consecutive groups of ``batch_size // k`` windows of one session (``k`` different
+    sessions, drawn with probability proportional to their windows not yet used); windows that cannot fill
+    a batch any more are left out of this epoch. This is the batch layout that ``loss_pool = "session"``
+    needs (:func:`e2e.loss.ccc_per_target`).
+
+    Example:
+        >>> plan = epoch_windows([100, 100, 100], 10, seed=0, epoch=1, batch_size=4, batch_sessions=2)
+        >>> len(plan), [len({i for i, _ in plan[b:b + 2]}) for b in range(0, len(plan), 2)] == [1] * 14
+        (28, True)
     """
     rng = np.random.default_rng([seed, epoch])
-    windows = []
+    tiles = []
     for index, length in enumerate(lengths):
         count = length // window_frames
         if count == 0:
             continue
         offset = int(rng.integers(0, length - count * window_frames + 1))
-        windows += [(index, offset + k * window_frames) for k in range(count)]
-    order = rng.permutation(len(windows))
-    return [windows[k] for k in order]
+        tiles.append([(index, offset + k * window_frames) for k in range(count)])
+    if batch_sessions <= 0:
+        windows = [w for tile in tiles for w in tile]
+        order = rng.permutation(len(windows))
+        return [windows[k] for k in order]
+    if batch_size % batch_sessions:
+        raise ValueError(f"batch_sessions ({batch_sessions}) must divide batch_size ({batch_size}).")
+    per_session = batch_size // batch_sessions
+    remaining = [[tile[k] for k in rng.permutation(len(tile))] for tile in tiles]
+    plan: list[tuple[int, int]] = []
+    while True:
+        counts = np.array([len(r) if len(r) >= per_session else 0 for r in remaining], dtype=float)
+        if np.count_nonzero(counts) < batch_sessions:
+            return plan
+        for pick in rng.choice(len(remaining), size=batch_sessions, replace=False, p=counts / counts.sum()):
+            plan += remaining[pick][:per_session]
+            del remaining[pick][:per_session]
 
 
 def window_batch(sessions: Sequence[SessionArrays], windows: Sequence[tuple[int, int]], window_frames: int):

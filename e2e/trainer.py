@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from benchbox import atomic
+from benchbox.errors import BenchboxError
 from benchbox.protocol import global_ccc
 from e2e.config import E2EConfig, RuntimeSettings, runtime_settings
 from e2e.data import SessionArrays, epoch_windows, window_batch
@@ -48,7 +49,8 @@ from e2e.model import (
     predict_frames,
 )
 
-__all__ = ["TrainResult", "train_model", "train_step", "prepare_model", "evaluate_global_ccc", "CHECKPOINT_FORMAT"]
+__all__ = ["TrainResult", "train_model", "train_step", "prepare_model", "evaluate_global_ccc", "level_shift",
+           "CHECKPOINT_FORMAT"]
 
 CHECKPOINT_FORMAT = 1
 log = logging.getLogger("benchbox.e2e")
@@ -69,6 +71,8 @@ class TrainResult:
     window_frames: int = 0
     resumed_from_epoch: int | None = None
     finished: bool = False
+    #: Added to the output (head bias) of a network trained with ``loss_pool = "session"`` (per target).
+    level_shift: list[float] | None = None
 
     @property
     def train_frames_per_s(self) -> float | None:
@@ -76,14 +80,37 @@ class TrainResult:
 
 
 def evaluate_global_ccc(model: EmotionModel, sessions: Sequence[SessionArrays], config: E2EConfig, *,
-                        device: str = "cpu") -> list[float]:
-    """Global CCC per target of the model's predictions on labelled ``sessions``."""
+                        device: str = "cpu", level: Sequence[float] | None = None) -> list[float]:
+    """Global CCC per target of the model's predictions on labelled ``sessions``; with ``level``, after
+    shifting the predictions so that their mean is ``level`` (see :func:`level_shift`)."""
+    return _scores_and_shift(model, sessions, config, device, level)[0]
+
+
+def level_shift(predictions: Sequence[np.ndarray], level: Sequence[float]) -> np.ndarray:
+    """What to add to ``predictions`` (one ``(frames, targets)`` array per session) so that their mean over
+    all frames is ``level`` per target: the centring that a network trained with ``loss_pool = "session"``
+    needs, since that loss leaves the level of its output free.
+
+    Example:
+        >>> level_shift([np.array([[1.0], [2.0]]), np.array([[3.0], [6.0]])], [0.5]).tolist()
+        [-2.5]
+    """
+    return np.asarray(level, dtype=np.float64) - np.concatenate(predictions).mean(axis=0)
+
+
+def _scores_and_shift(model: EmotionModel, sessions: Sequence[SessionArrays], config: E2EConfig, device: str,
+                      level: Sequence[float] | None) -> tuple[list[float], np.ndarray | None]:
     autocast = runtime_settings(config, device).autocast_bf16
     predictions = [predict_frames(model, dict(s.inputs), window_frames=config.sequence_frames,
                                   context=config.inference_context, encode_batch_frames=config.encode_batch_frames,
                                   device=device, autocast_bf16=autocast) for s in sessions]
+    shift = None if level is None else level_shift(predictions, level)
+    if shift is not None:
+        predictions = [p + shift for p in predictions]
     num_targets = sessions[0].labels.shape[1]
-    return [global_ccc([s.labels[:, k] for s in sessions], [p[:, k] for p in predictions]) for k in range(num_targets)]
+    scores = [global_ccc([s.labels[:, k] for s in sessions], [p[:, k] for p in predictions])
+              for k in range(num_targets)]
+    return scores, shift
 
 
 def _fingerprint(config: E2EConfig, seed: int, model: EmotionModel, train: Sequence[SessionArrays],
@@ -162,7 +189,7 @@ def train_step(network: torch.nn.Module, optimizer: torch.optim.Optimizer, tenso
         tensors = dict(tensors, video=video)
     with torch.autocast(runtime.device_type, dtype=torch.bfloat16, enabled=runtime.autocast_bf16):
         prediction, _ = network(**tensors)
-    loss = ccc_loss(prediction.float(), labels, pool=config.loss_pool)
+    loss = ccc_loss(prediction.float(), labels, pool=config.loss_pool, groups=max(config.batch_sessions, 1))
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     optimizer.step()
@@ -214,6 +241,7 @@ def train_model(model: EmotionModel, train: Sequence[SessionArrays], select: Seq
     network = prepare_model(model, runtime)
     lengths = [s.num_frames for s in train]
     window = min(config.sequence_frames, min(lengths))
+    level = _session_loss_level(train, window, config)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     result = TrainResult(window_frames=window)
     best_state: dict | None = None
@@ -240,16 +268,18 @@ def train_model(model: EmotionModel, train: Sequence[SessionArrays], select: Seq
     started = time.perf_counter()
     elapsed_before = result.train_seconds
     if evaluate_initial and select and result.epochs == 0 and not result.history:
-        scores = evaluate_global_ccc(model, select, config, device=device)
+        scores, shift = _scores_and_shift(model, select, config, device, level)
         score = float(np.mean(scores))
         result.best_select_ccc = -math.inf if math.isnan(score) else score
         result.best_epoch, best_state = 0, _cpu_state(model)
+        result.level_shift = None if shift is None else shift.tolist()
         result.history.append({"epoch": 0, "step": 0, "select_ccc": [float(x) for x in scores], "last_loss": None})
         logger.info("e2e: before training, select global CCC %s", " / ".join(f"{x:.4f}" for x in scores))
     while not result.finished:
         epoch = result.epochs + 1
         model.train()
-        batches = epoch_windows(lengths, window, seed=seed, epoch=epoch)
+        batches = epoch_windows(lengths, window, seed=seed, epoch=epoch, batch_size=config.batch_size,
+                                batch_sessions=config.batch_sessions)
         for first in range(0, len(batches), config.batch_size):
             if config.max_steps is not None and result.steps >= config.max_steps:
                 break
@@ -266,7 +296,7 @@ def train_model(model: EmotionModel, train: Sequence[SessionArrays], select: Seq
         out_of_steps = config.max_steps is not None and result.steps >= config.max_steps
         last = out_of_steps or epoch >= config.max_epochs
         if select and (epoch % config.eval_every_epochs == 0 or last):
-            scores = evaluate_global_ccc(model, select, config, device=device)
+            scores, shift = _scores_and_shift(model, select, config, device, level)
             score = float(np.mean(scores))
             if math.isnan(score):
                 score = -math.inf
@@ -275,11 +305,14 @@ def train_model(model: EmotionModel, train: Sequence[SessionArrays], select: Seq
             if result.best_select_ccc is None or score > result.best_select_ccc:
                 result.best_select_ccc, result.best_epoch = score, epoch
                 best_state, evals_since_best = _cpu_state(model), 0
+                result.level_shift = None if shift is None else shift.tolist()
             else:
                 evals_since_best += 1
             logger.info("e2e: epoch %d, step %d, select global CCC %s (best %.4f at epoch %d)", epoch, result.steps,
                         " / ".join(f"{x:.4f}" for x in scores), result.best_select_ccc, result.best_epoch)
         result.finished = last or evals_since_best >= config.patience_evals
+        if result.finished and level is not None and not select:  # no select partition: centre on train
+            result.level_shift = _scores_and_shift(model, train, config, device, level)[1].tolist()
         result.train_seconds = elapsed_before + time.perf_counter() - started
         if path is not None:
             payload = {"format": CHECKPOINT_FORMAT, "fingerprint": fingerprint, "rng": _rng_state(),
@@ -292,8 +325,29 @@ def train_model(model: EmotionModel, train: Sequence[SessionArrays], select: Seq
             _save_checkpoint(path, payload)
     if best_state is not None:
         model.load_state_dict(best_state)
+    if result.level_shift is not None:  # the checkpoints hold the weights before this shift
+        with torch.no_grad():
+            model.head.bias += torch.as_tensor(result.level_shift, dtype=model.head.bias.dtype,
+                                               device=model.head.bias.device)
     model.eval()
     return result
+
+
+def _session_loss_level(train: Sequence[SessionArrays], window: int, config: E2EConfig) -> np.ndarray | None:
+    """The training labels' mean per target where ``loss_pool = "session"`` (the level that the network's
+    output is centred on, since that loss does not teach one), else ``None``; raises BenchboxError when the
+    training sessions cannot fill a batch of ``batch_sessions`` sessions."""
+    if config.loss_pool != "session":
+        return None
+    per_session = config.batch_size // config.batch_sessions
+    usable = sum(s.num_frames // window >= per_session for s in train)
+    if usable < config.batch_sessions:
+        raise BenchboxError(
+            f"loss_pool = 'session' with batch_sessions = {config.batch_sessions} and batch_size = "
+            f"{config.batch_size} needs {config.batch_sessions} training sessions of at least "
+            f"{per_session * window} frames ({per_session} windows of {window}); {usable} of the "
+            f"{len(train)} training sessions are that long.")
+    return np.concatenate([s.labels for s in train]).astype(np.float64).mean(axis=0)
 
 
 def _save_checkpoint(path: Path, payload: dict) -> None:

@@ -88,6 +88,38 @@ def test_epoch_windows_tile_every_session_and_replay_per_seed_and_epoch():
         assert starts[0] >= 0 and starts[-1] + 20 <= lengths[index]
 
 
+def test_session_batches_hold_equal_groups_of_distinct_sessions_and_replay():
+    lengths = [200, 200, 120, 40, 5]
+    plan = epoch_windows(lengths, 10, seed=1, epoch=4, batch_size=6, batch_sessions=3)
+    assert plan == epoch_windows(lengths, 10, seed=1, epoch=4, batch_size=6, batch_sessions=3)
+    assert len(plan) % 6 == 0 and len(plan) >= 42  # of 56 windows; the rest cannot fill a batch of 3 sessions
+    assert len(set(plan)) == len(plan)
+    for first in range(0, len(plan), 6):
+        groups = [plan[first + 2 * g : first + 2 * g + 2] for g in range(3)]
+        owners = [{i for i, _ in group} for group in groups]
+        assert all(len(o) == 1 for o in owners) and len(set.union(*owners)) == 3
+    assert 4 not in {i for i, _ in plan}  # shorter than one window
+    with pytest.raises(ValueError, match="batch_sessions .4. must divide batch_size .6."):
+        epoch_windows(lengths, 10, seed=1, epoch=4, batch_size=6, batch_sessions=4)
+
+
+def test_session_pooled_ccc_ignores_each_sessions_level_and_scores_within_session_tracking():
+    rng = np.random.default_rng(0)
+    target = torch.from_numpy(rng.standard_normal((4, 10, 2)))
+    shifted = target + torch.tensor([3.0, -2.0, 0.5, 7.0], dtype=torch.float64)[:, None, None]  # per sequence
+    grouped = torch.cat([target[:2] + 3.0, target[2:] - 1.0])  # one level per group of two sequences
+    assert torch.allclose(ccc_per_target(grouped, target, pool="session", groups=2), torch.ones(2, dtype=torch.float64))
+    assert float(ccc_per_target(grouped, target, pool="batch").min()) < 0.5
+    # a level per sequence inside a group is within-session variation: it is scored
+    assert float(ccc_per_target(shifted, target, pool="session", groups=2).max()) < 0.5
+    centred = [x.reshape(2, -1, 2) - x.reshape(2, -1, 2).mean(1, keepdim=True) for x in (0.5 * target, target)]
+    expected = [ccc_score(centred[1][..., k].flatten().numpy(), centred[0][..., k].flatten().numpy())
+                for k in range(2)]
+    np.testing.assert_allclose(ccc_per_target(0.5 * target, target, pool="session", groups=2).numpy(), expected)
+    with pytest.raises(ValueError, match="divides into 3 groups"):
+        ccc_loss(target, target, pool="session", groups=3)
+
+
 # -- training -----------------------------------------------------------------------------------------------
 def _toy_sessions(count: int, frames: int, seed: int) -> list[SessionArrays]:
     """Audio whose loudness follows the first target: learnable, tiny."""
@@ -188,6 +220,29 @@ def test_a_killed_run_resumes_from_its_checkpoint_and_ends_identically(tmp_path)
     assert other.resumed_from_epoch is None and other.steps == 3
 
 
+def test_session_loss_training_centres_the_output_on_the_training_labels_mean(tmp_path):
+    train, select = _toy_sessions(4, 60, seed=1), _toy_sessions(2, 60, seed=2)
+    for k, session in enumerate(train):  # levels that the within-session loss cannot see
+        session.labels[:] += 0.5 * k
+    config = dataclasses.replace(TINY, loss_pool="session", batch_sessions=2, batch_size=4, max_epochs=2)
+    torch.manual_seed(0)
+    model = EmotionModel(("audio",), 2, **config.model_kwargs())
+    checkpoint = tmp_path / "session.pt"
+    result = train_model(model, train, select, config, seed=0, checkpoint_path=checkpoint)
+    predictions = [predict_frames(model, dict(s.inputs), window_frames=config.sequence_frames) for s in select]
+    level = np.concatenate([s.labels for s in train]).mean(axis=0)
+    np.testing.assert_allclose(np.concatenate(predictions).mean(axis=0), level, atol=1e-5)
+    assert result.level_shift is not None and len(result.level_shift) == 2
+    # the finished checkpoint holds the weights before the shift; resuming from it applies the shift once
+    torch.manual_seed(0)
+    again = EmotionModel(("audio",), 2, **config.model_kwargs())
+    train_model(again, train, select, config, seed=0, checkpoint_path=checkpoint)
+    assert torch.equal(again.head.bias, model.head.bias)
+    with pytest.raises(BenchboxError, match="needs 2 training sessions of at least 40 frames .* 1 of the 4"):
+        train_model(again, [train[0]] + [dataclasses.replace(s, labels=s.labels[:30], inputs={
+            "audio": s.inputs["audio"][:30]}) for s in train[1:]], select, config, seed=0)
+
+
 # -- presets -------------------------------------------------------------------------------------------------
 def test_presets_resolve_with_clear_errors():
     assert PRESETS["paper"].audio_variant == "paper" and PRESETS["paper"].learning_rate == 1e-4
@@ -207,6 +262,13 @@ def test_presets_resolve_with_clear_errors():
     for bad in (-0.1, float("nan"), "0.4", True):
         with pytest.raises(BenchboxError, match=r"'mixup_alpha' parameter .* number >= 0 \(0: no mixup\)"):
             resolve_config("cpu-video", {"mixup_alpha": bad})
+    for bad in ({"batch_sessions": 3}, {"batch_sessions": -1}, {"batch_sessions": True}):
+        with pytest.raises(BenchboxError, match="'batch_sessions' parameter .* divides batch_size .32."):
+            resolve_config("cpu-video", bad)
+    for bad in ({"batch_sessions": 0}, {"mixup_alpha": 0.4}):
+        with pytest.raises(BenchboxError, match="loss_pool = 'session' .* needs batch_sessions >= 1"):
+            resolve_config("cpu-video", bad)
+    assert PRESETS["cpu-video"].loss_pool == "session" and PRESETS["cpu-48px"].loss_pool == "batch"
     assert PRESETS["cpu-video"].augments_video and not PRESETS["cpu-video"].video_augment
     assert PRESETS["cpu-video"].video_flip and not PRESETS["paper"].video_flip and PRESETS["paper"].augments_video
     assert not resolve_config("cpu-video", {"video_flip": False}).augments_video
