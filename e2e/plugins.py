@@ -590,7 +590,7 @@ class E2EVideo(_E2EModel):
     modalities = frozenset({"video"})
     description = ("End-to-end visual model (Tzirakis et al. 2017): ResNet-50 on face crops, 2-layer LSTM, CCC "
                    "loss; preset 'paper' (96 px, every frame) on CUDA, 'cpu-video' (a compact residual trunk on grey, "
-                   "standardised 48 px crops, 5 frames/s) on CPU.")
+                   "standardised 48 px crops, 5 frames/s, CCC of within-session deviations) on CPU.")
 
 
 class E2EAV(_E2EModel):

@@ -4,7 +4,10 @@ One epoch tiles every training session with non-overlapping windows of ``sequenc
 random offset (:func:`e2e.data.epoch_windows`), shuffled and cut into batches. Every
 ``eval_every_epochs`` epochs the model predicts the whole select partition (:func:`e2e.model.predict_frames`)
 and the mean over targets of the *global* CCC (sessions concatenated, as AVEC 2016) decides early
-stopping; at the end the best state is loaded.
+stopping; at the end the best state is loaded. With ``loss_pool = "session"`` the batches hold windows of
+``batch_sessions`` sessions each, the loss ignores each session's level, and the output is centred: select
+is scored after shifting its predictions onto the training labels' mean, and the best epoch's shift is
+added to the head's bias.
 
 After every epoch a checkpoint (model, optimiser, torch RNG states, epoch, step, best state, history) is
 written atomically; once training has finished it is rewritten with the final (best) weights only. A
