@@ -75,9 +75,10 @@ class E2EConfig:
             sequence, then the mean) or ``"session"``: CCC of the within-session deviations (each batch holds
             ``batch_sessions`` sessions; predictions and labels are centred on each session's mean within
             the batch, :func:`e2e.loss.ccc_per_target`). That loss teaches how a target moves within a person
-            and nothing about each training person's level, so the network's output is then centred: early
-            stopping scores select after shifting its predictions onto the training labels' mean, and the
-            best epoch's shift is added to the head's bias (:func:`e2e.trainer.level_shift`).
+            and nothing about each training person's level, so the network's output is then centred: its
+            predictions are shifted so that their mean over the training sessions is the training labels'
+            mean, select is scored after that shift, and the best epoch's shift is added to the head's bias
+            (:func:`e2e.trainer.level_shift`).
         batch_sessions: ``0``: a batch's windows come from any sessions at random (the paper); ``k >= 1``:
             each batch holds ``batch_size / k`` windows of each of ``k`` sessions
             (:func:`e2e.data.epoch_windows`); ``loss_pool = "session"`` needs it.

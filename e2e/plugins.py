@@ -70,7 +70,7 @@ CropLoader = Callable[[Session, Cache, int], np.ndarray]
 PRESET_ENVIRONMENT_VARIABLE = "BENCHBOX_E2E_PRESET"
 #: Cache extractor name (and version) of stored model weights.
 WEIGHTS_EXTRACTOR = "e2e-weights"
-_WEIGHTS_VERSION = "1"
+_WEIGHTS_VERSION = "2"  # 2: loss_pool = "session" networks centred on their training sessions
 
 
 def better_branch_weights(audio: np.ndarray, video: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

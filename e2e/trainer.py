@@ -5,9 +5,9 @@ random offset (:func:`e2e.data.epoch_windows`), shuffled and cut into batches. E
 ``eval_every_epochs`` epochs the model predicts the whole select partition (:func:`e2e.model.predict_frames`)
 and the mean over targets of the *global* CCC (sessions concatenated, as AVEC 2016) decides early
 stopping; at the end the best state is loaded. With ``loss_pool = "session"`` the batches hold windows of
-``batch_sessions`` sessions each, the loss ignores each session's level, and the output is centred: select
-is scored after shifting its predictions onto the training labels' mean, and the best epoch's shift is
-added to the head's bias.
+``batch_sessions`` sessions each, the loss ignores each session's level, and the output is centred: at each
+evaluation the shift that puts the mean prediction over the *training* sessions on the training labels'
+mean is applied before select is scored, and the best epoch's shift is added to the head's bias.
 
 After every epoch a checkpoint (model, optimiser, torch RNG states, epoch, step, best state, history) is
 written atomically; once training has finished it is rewritten with the final (best) weights only. A
@@ -55,7 +55,8 @@ from e2e.model import (
 __all__ = ["TrainResult", "train_model", "train_step", "prepare_model", "evaluate_global_ccc", "level_shift",
            "CHECKPOINT_FORMAT"]
 
-CHECKPOINT_FORMAT = 1
+#: 2: a network trained with loss_pool = "session" is centred on its training sessions' predictions.
+CHECKPOINT_FORMAT = 2
 log = logging.getLogger("benchbox.e2e")
 
 
@@ -83,16 +84,22 @@ class TrainResult:
 
 
 def evaluate_global_ccc(model: EmotionModel, sessions: Sequence[SessionArrays], config: E2EConfig, *,
-                        device: str = "cpu", level: Sequence[float] | None = None) -> list[float]:
-    """Global CCC per target of the model's predictions on labelled ``sessions``; with ``level``, after
-    shifting the predictions so that their mean is ``level`` (see :func:`level_shift`)."""
-    return _scores_and_shift(model, sessions, config, device, level)[0]
+                        device: str = "cpu", shift: np.ndarray | None = None) -> list[float]:
+    """Global CCC per target of the model's predictions on labelled ``sessions`` (plus ``shift`` per target if
+    given; see :func:`level_shift`)."""
+    predictions = _predict(model, sessions, config, device)
+    if shift is not None:
+        predictions = [p + shift for p in predictions]
+    num_targets = sessions[0].labels.shape[1]
+    return [global_ccc([s.labels[:, k] for s in sessions], [p[:, k] for p in predictions])
+            for k in range(num_targets)]
 
 
 def level_shift(predictions: Sequence[np.ndarray], level: Sequence[float]) -> np.ndarray:
     """What to add to ``predictions`` (one ``(frames, targets)`` array per session) so that their mean over
-    all frames is ``level`` per target: the centring that a network trained with ``loss_pool = "session"``
-    needs, since that loss leaves the level of its output free.
+    all frames is ``level`` per target. A network trained with ``loss_pool = "session"`` is shifted so that
+    its mean prediction over the training sessions is the training labels' mean: that loss leaves the level
+    of its output free.
 
     Example:
         >>> level_shift([np.array([[1.0], [2.0]]), np.array([[3.0], [6.0]])], [0.5]).tolist()
@@ -101,19 +108,19 @@ def level_shift(predictions: Sequence[np.ndarray], level: Sequence[float]) -> np
     return np.asarray(level, dtype=np.float64) - np.concatenate(predictions).mean(axis=0)
 
 
-def _scores_and_shift(model: EmotionModel, sessions: Sequence[SessionArrays], config: E2EConfig, device: str,
-                      level: Sequence[float] | None) -> tuple[list[float], np.ndarray | None]:
+def _predict(model: EmotionModel, sessions: Sequence[SessionArrays], config: E2EConfig,
+             device: str) -> list[np.ndarray]:
     autocast = runtime_settings(config, device).autocast_bf16
-    predictions = [predict_frames(model, dict(s.inputs), window_frames=config.sequence_frames,
-                                  context=config.inference_context, encode_batch_frames=config.encode_batch_frames,
-                                  device=device, autocast_bf16=autocast) for s in sessions]
-    shift = None if level is None else level_shift(predictions, level)
-    if shift is not None:
-        predictions = [p + shift for p in predictions]
-    num_targets = sessions[0].labels.shape[1]
-    scores = [global_ccc([s.labels[:, k] for s in sessions], [p[:, k] for p in predictions])
-              for k in range(num_targets)]
-    return scores, shift
+    return [predict_frames(model, dict(s.inputs), window_frames=config.sequence_frames,
+                           context=config.inference_context, encode_batch_frames=config.encode_batch_frames,
+                           device=device, autocast_bf16=autocast) for s in sessions]
+
+
+def _centring(model: EmotionModel, train: Sequence[SessionArrays], config: E2EConfig, device: str,
+              level: np.ndarray | None) -> np.ndarray | None:
+    """The :func:`level_shift` onto ``level`` of the model's predictions on the training sessions (``None``
+    without a level, i.e. unless ``loss_pool = "session"``)."""
+    return None if level is None else level_shift(_predict(model, train, config, device), level)
 
 
 def _fingerprint(config: E2EConfig, seed: int, model: EmotionModel, train: Sequence[SessionArrays],
@@ -271,7 +278,8 @@ def train_model(model: EmotionModel, train: Sequence[SessionArrays], select: Seq
     started = time.perf_counter()
     elapsed_before = result.train_seconds
     if evaluate_initial and select and result.epochs == 0 and not result.history:
-        scores, shift = _scores_and_shift(model, select, config, device, level)
+        shift = _centring(model, train, config, device, level)
+        scores = evaluate_global_ccc(model, select, config, device=device, shift=shift)
         score = float(np.mean(scores))
         result.best_select_ccc = -math.inf if math.isnan(score) else score
         result.best_epoch, best_state = 0, _cpu_state(model)
@@ -299,7 +307,8 @@ def train_model(model: EmotionModel, train: Sequence[SessionArrays], select: Seq
         out_of_steps = config.max_steps is not None and result.steps >= config.max_steps
         last = out_of_steps or epoch >= config.max_epochs
         if select and (epoch % config.eval_every_epochs == 0 or last):
-            scores, shift = _scores_and_shift(model, select, config, device, level)
+            shift = _centring(model, train, config, device, level)
+            scores = evaluate_global_ccc(model, select, config, device=device, shift=shift)
             score = float(np.mean(scores))
             if math.isnan(score):
                 score = -math.inf
@@ -314,8 +323,8 @@ def train_model(model: EmotionModel, train: Sequence[SessionArrays], select: Seq
             logger.info("e2e: epoch %d, step %d, select global CCC %s (best %.4f at epoch %d)", epoch, result.steps,
                         " / ".join(f"{x:.4f}" for x in scores), result.best_select_ccc, result.best_epoch)
         result.finished = last or evals_since_best >= config.patience_evals
-        if result.finished and level is not None and not select:  # no select partition: centre on train
-            result.level_shift = _scores_and_shift(model, train, config, device, level)[1].tolist()
+        if result.finished and level is not None and not select:  # no evaluations: centre the last state
+            result.level_shift = _centring(model, train, config, device, level).tolist()
         result.train_seconds = elapsed_before + time.perf_counter() - started
         if path is not None:
             payload = {"format": CHECKPOINT_FORMAT, "fingerprint": fingerprint, "rng": _rng_state(),

@@ -220,7 +220,9 @@ def test_a_killed_run_resumes_from_its_checkpoint_and_ends_identically(tmp_path)
     assert other.resumed_from_epoch is None and other.steps == 3
 
 
-def test_session_loss_training_centres_the_output_on_the_training_labels_mean(tmp_path):
+def test_session_loss_training_centres_the_output_on_the_training_sessions(tmp_path):
+    """With the within-session loss the network's mean prediction over its training sessions is the training
+    labels' mean (the loss does not teach a level); select plays no part in that shift."""
     train, select = _toy_sessions(4, 60, seed=1), _toy_sessions(2, 60, seed=2)
     for k, session in enumerate(train):  # levels that the within-session loss cannot see
         session.labels[:] += 0.5 * k
@@ -229,7 +231,7 @@ def test_session_loss_training_centres_the_output_on_the_training_labels_mean(tm
     model = EmotionModel(("audio",), 2, **config.model_kwargs())
     checkpoint = tmp_path / "session.pt"
     result = train_model(model, train, select, config, seed=0, checkpoint_path=checkpoint)
-    predictions = [predict_frames(model, dict(s.inputs), window_frames=config.sequence_frames) for s in select]
+    predictions = [predict_frames(model, dict(s.inputs), window_frames=config.sequence_frames) for s in train]
     level = np.concatenate([s.labels for s in train]).mean(axis=0)
     np.testing.assert_allclose(np.concatenate(predictions).mean(axis=0), level, atol=1e-5)
     assert result.level_shift is not None and len(result.level_shift) == 2
