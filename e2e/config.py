@@ -235,9 +235,11 @@ PRESETS: dict[str, E2EConfig] = {
     # 4 sessions x 8 windows per batch) instead of the batch's CCC. With the batch's CCC the network learnt each
     # of the six training faces' valence level from who it was (dev: session means correlated 0.09 with the
     # labels' although within sessions it followed valence better than appearance-svr); taught only how valence
-    # moves within a face, it places the dev sessions' levels from their expressions (session-mean
-    # correlation 0.67-0.81, seeds 0-3; dev valence CCC 0.58 / 0.72 / 0.63 / 0.58 against 0.24 / 0.22 / 0.14 /
-    # 0.19, scores before post-processing). The output is centred on the training labels' mean (loss_pool).
+    # moves within a face, it places the dev sessions' levels from their expressions (seeds 0-4, scores before
+    # post-processing: dev valence CCC 0.74 / 0.38 / 0.63 / 0.59 / 0.62 against 0.24 / 0.22 / 0.14 / 0.19 /
+    # 0.16, session-mean correlation 0.37-0.84; select 0.49 / 0.66 / 0.60 / 0.60 / 0.61 against 0.48 / 0.43 /
+    # 0.46 / 0.68 / 0.43). The output is centred: its mean over the training sessions is the training labels'
+    # mean (loss_pool).
     # e2e-av keeps 8 x 75 frames (the audio half of its LSTM was trained on 3 s windows), holds the two
     # unimodal networks side by side (``fusion_init = "both"``: their LSTMs, 2 x 256 units) and starts each
     # target as the network with the better select CCC on it (started from the better one alone for both
