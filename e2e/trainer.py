@@ -278,10 +278,8 @@ def train_model(model: EmotionModel, train: Sequence[SessionArrays], select: Seq
     started = time.perf_counter()
     elapsed_before = result.train_seconds
     if evaluate_initial and select and result.epochs == 0 and not result.history:
-        shift = _centring(model, train, config, device, level)
-        scores = evaluate_global_ccc(model, select, config, device=device, shift=shift)
-        score = float(np.mean(scores))
-        result.best_select_ccc = -math.inf if math.isnan(score) else score
+        scores, score, shift = _select_scores(model, train, select, config, device, level)
+        result.best_select_ccc = score
         result.best_epoch, best_state = 0, _cpu_state(model)
         result.level_shift = None if shift is None else shift.tolist()
         result.history.append({"epoch": 0, "step": 0, "select_ccc": [float(x) for x in scores], "last_loss": None})
@@ -307,11 +305,7 @@ def train_model(model: EmotionModel, train: Sequence[SessionArrays], select: Seq
         out_of_steps = config.max_steps is not None and result.steps >= config.max_steps
         last = out_of_steps or epoch >= config.max_epochs
         if select and (epoch % config.eval_every_epochs == 0 or last):
-            shift = _centring(model, train, config, device, level)
-            scores = evaluate_global_ccc(model, select, config, device=device, shift=shift)
-            score = float(np.mean(scores))
-            if math.isnan(score):
-                score = -math.inf
+            scores, score, shift = _select_scores(model, train, select, config, device, level)
             result.history.append({"epoch": epoch, "step": result.steps, "select_ccc": [float(x) for x in scores],
                                    "last_loss": last_loss})
             if result.best_select_ccc is None or score > result.best_select_ccc:
@@ -343,6 +337,17 @@ def train_model(model: EmotionModel, train: Sequence[SessionArrays], select: Seq
                                                device=model.head.bias.device)
     model.eval()
     return result
+
+
+def _select_scores(model: EmotionModel, train: Sequence[SessionArrays], select: Sequence[SessionArrays],
+                   config: E2EConfig, device: str, level: np.ndarray | None
+                   ) -> tuple[list[float], float, np.ndarray | None]:
+    """Select's global CCC per target, their mean for early stopping (-inf for NaN) and the centring shift
+    they were scored with (``None`` unless ``level``)."""
+    shift = _centring(model, train, config, device, level)
+    scores = evaluate_global_ccc(model, select, config, device=device, shift=shift)
+    score = float(np.mean(scores))
+    return scores, -math.inf if math.isnan(score) else score, shift
 
 
 def _session_loss_level(train: Sequence[SessionArrays], window: int, config: E2EConfig) -> np.ndarray | None:

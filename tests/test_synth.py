@@ -18,7 +18,7 @@ from benchbox.corpus.synth.generate import session_generator
 from benchbox.corpus.synth.latent import draw_latent_emotion
 from benchbox.corpus.synth.raters import draw_raters, simulate_ratings
 from benchbox.corpus.synth.subject import draw_subject
-from benchbox.corpus.synth.video import ENCODER_OPTIONS, FPS
+from benchbox.corpus.synth.video import add_h264_stream
 from benchbox.errors import BenchboxError, CorpusError
 from benchbox.metrics import ccc_score
 
@@ -143,15 +143,12 @@ def test_a_session_does_not_depend_on_corpus_size_or_worker_count(corpus, larger
 
 
 def _encode(frames) -> bytes:
-    """``frames`` (grey, 240x320) encoded as :func:`write_video` encodes them."""
+    """``frames`` (grey, 240x320) encoded with the corpus's stream settings (:func:`add_h264_stream`)."""
     import io
 
     buffer = io.BytesIO()
     with av.open(buffer, mode="w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=FPS)
-        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
-        stream.codec_context.thread_count = 1
-        stream.options = dict(ENCODER_OPTIONS)
+        stream = add_h264_stream(container, 320, 240)
         for k, grey in enumerate(frames):
             picture = av.VideoFrame.from_ndarray(np.vstack([grey, np.full((120, 320), 128, np.uint8)]),
                                                  format="yuv420p")

@@ -23,7 +23,7 @@ from benchbox.corpus.synth.face import FaceRig, FaceState, render_frame
 from benchbox.corpus.synth.latent import smooth_process
 from benchbox.corpus.synth.subject import BehaviourStyle
 
-__all__ = ["FPS", "ENCODER_OPTIONS", "expression_tracks", "write_video"]
+__all__ = ["FPS", "ENCODER_OPTIONS", "add_h264_stream", "expression_tracks", "write_video"]
 
 FPS = 25
 _STEP_S = 1.0 / FPS
@@ -113,6 +113,16 @@ def _state(tracks: dict[str, np.ndarray], k: int) -> FaceState:
     )
 
 
+def add_h264_stream(container, width: int, height: int):
+    """Add the corpus's video stream (H.264, yuv420p, :data:`FPS`, :data:`ENCODER_OPTIONS`, one thread) to an
+    open PyAV output ``container`` and return it."""
+    stream = container.add_stream("libx264", rate=FPS)
+    stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+    stream.codec_context.thread_count = 1
+    stream.options = dict(ENCODER_OPTIONS)
+    return stream
+
+
 def write_video(path: str | os.PathLike, rig: FaceRig, tracks: dict[str, np.ndarray], rng: np.random.Generator,
                 camera_noise_sd: float, *, on_frame: Callable[[int, np.ndarray], None] | None = None) -> int:
     """Render every frame of ``tracks`` and encode it to ``path`` (MP4, H.264, yuv420p, 25 fps).
@@ -127,10 +137,7 @@ def write_video(path: str | os.PathLike, rig: FaceRig, tracks: dict[str, np.ndar
     noise_bank = np.round(rng.normal(0.0, camera_noise_sd, (_NOISE_BANK_SIZE, height, width))).astype(np.int16)
     picks = rng.integers(0, _NOISE_BANK_SIZE, num_frames)
     with av.open(os.fspath(path), mode="w", format="mp4") as container:
-        stream = container.add_stream("libx264", rate=FPS)
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.codec_context.thread_count = 1
-        stream.options = dict(ENCODER_OPTIONS)
+        stream = add_h264_stream(container, width, height)
         for k in range(num_frames):
             frame = render_frame(rig, _state(tracks, k))
             if on_frame is not None:
